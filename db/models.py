@@ -1,0 +1,339 @@
+"""The data model (DESIGN.md "Data model"): typed SQLAlchemy 2 models with the rules as constraints.
+
+Rules live in named constraints where the database can hold them, so that every writer (the app,
+the CLI, a second app process, a script) obeys them: one content hash per project, one lease per
+prompt, kind and labeler, one result per lease, ranks within 1..9, Likert within 1..7, ...
+Enumerated values are short strings checked by CHECK constraints (portable, readable in SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, utcnow
+
+ROLES = ("admin", "reviewer", "labeler")
+SPLITS = ("train", "valid", "test")
+TASK_KINDS = ("demonstration", "ranking")
+ORIGINS = ("human", "imported", "generated")
+WORK_STATUSES = ("draft", "submitted", "accepted", "rejected", "skipped")
+ASSIGNMENT_STATUSES = ("active", "completed", "released", "expired")
+VERDICTS = ("accept", "reject", "edit")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class User(Base):
+    """A person who logs in: admin, reviewer or labeler."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Project(Base):
+    """A body of work: prompts, guidelines and the settings that shape labeling."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Membership(Base):
+    """Which users work on which project."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prompt(Base):
+    """A conversation so far (ending in a user turn) that needs a reply or a ranking."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (
+        UniqueConstraint("project_id", "content_hash"),
+        CheckConstraint(_one_of("split", SPLITS), name="split"),
+        CheckConstraint("demonstration_count >= 0 AND ranking_count >= 0", name="counts"),
+        Index("ix_prompts_project_id_prefix_hash", "project_id", "prefix_hash"),
+        Index("ix_prompts_project_id_origin_user", "project_id", "origin_user"),
+        Index("ix_prompts_project_id_split_id", "project_id", "split", "id"),
+        # The work queue: fewest collected labels first, then oldest.
+        Index("ix_prompts_queue_demonstration", "project_id", "demonstration_count", "id"),
+        Index("ix_prompts_queue_ranking", "project_id", "ranking_count", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    messages: Mapped[list[Any]]
+    source: Mapped[str] = mapped_column(String(300), default="")
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    origin_user: Mapped[str | None] = mapped_column(String(300))
+    split: Mapped[str] = mapped_column(String(8), default="train")
+    content_hash: Mapped[str] = mapped_column(String(32))
+    prefix_hash: Mapped[str | None] = mapped_column(String(32))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Denormalized counts of results collected (and leases held) per kind, kept by the services.
+    demonstration_count: Mapped[int] = mapped_column(Integer, default=0)
+    ranking_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    candidates: Mapped[list[Candidate]] = relationship(back_populates="prompt", passive_deletes=True)
+
+
+class Candidate(Base):
+    """One assistant reply to a prompt: generated by a model, imported, or written by a person."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "text_hash"),
+        CheckConstraint(_one_of("origin", ORIGINS), name="origin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seed: Mapped[int | None]
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    usage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    prompt: Mapped[Prompt] = relationship(back_populates="candidates")
+
+
+class Assignment(Base):
+    """A lease of one task (prompt + kind) to one labeler, until it expires: the queue's unit."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # Never the same prompt to the same labeler twice for the same kind.
+        UniqueConstraint("prompt_id", "kind", "user_id"),
+        CheckConstraint(_one_of("kind", TASK_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", ASSIGNMENT_STATUSES), name="status"),
+        Index("ix_assignments_user_id_status", "user_id", "status", "expires_at"),
+        Index("ix_assignments_project_id_status_expires_at", "project_id", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    leased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Demonstration(Base):
+    """The turns a labeler (or an imported source) wrote after a prompt's conversation."""
+
+    __tablename__ = "demonstrations"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", WORK_STATUSES), name="status"),
+        CheckConstraint(_one_of("origin", ORIGINS), name="origin"),
+        CheckConstraint("seconds_spent >= 0", name="seconds_spent"),
+        UniqueConstraint("assignment_id"),  # one result per lease: a double submit stores one
+        Index("ix_demonstrations_prompt_id_status", "prompt_id", "status"),
+        Index("ix_demonstrations_labeler_id_status", "labeler_id", "status"),
+        Index("ix_demonstrations_status_submitted_at", "status", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    labeler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id", ondelete="SET NULL"))
+    turns: Mapped[list[Any]]
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    origin: Mapped[str] = mapped_column(String(16), default="human")
+    source: Mapped[str | None] = mapped_column(String(300))
+    seconds_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+
+class Ranking(Base):
+    """One labeler's (or an imported source's) ordering of a prompt's candidates."""
+
+    __tablename__ = "rankings"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", WORK_STATUSES), name="status"),
+        CheckConstraint(_one_of("origin", ORIGINS), name="origin"),
+        CheckConstraint("seconds_spent >= 0", name="seconds_spent"),
+        UniqueConstraint("assignment_id"),
+        Index("ix_rankings_prompt_id_status", "prompt_id", "status"),
+        Index("ix_rankings_labeler_id_status", "labeler_id", "status"),
+        Index("ix_rankings_status_submitted_at", "status", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    labeler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    origin: Mapped[str] = mapped_column(String(16), default="human")
+    source: Mapped[str | None] = mapped_column(String(300))
+    # Candidate ids in the (random) order they were shown, to measure position bias.
+    display_order: Mapped[list[Any]] = mapped_column(default=list)
+    none_acceptable: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    seconds_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+    items: Mapped[list[RankingItem]] = relationship(
+        back_populates="ranking", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RankingItem(Base):
+    """One candidate's place in a ranking: rank (1 = best, equal = tie), Likert score, flags."""
+
+    __tablename__ = "ranking_items"
+    __table_args__ = (
+        UniqueConstraint("ranking_id", "candidate_id"),
+        CheckConstraint("rank IS NULL OR (rank >= 1 AND rank <= 9)", name="rank"),
+        CheckConstraint("likert IS NULL OR (likert >= 1 AND likert <= 10)", name="likert"),
+        Index("ix_ranking_items_candidate_id", "candidate_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ranking_id: Mapped[int] = mapped_column(ForeignKey("rankings.id", ondelete="CASCADE"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    rank: Mapped[int | None]
+    likert: Mapped[int | None]
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    position: Mapped[int | None]  # 0-based place on screen
+
+    ranking: Mapped[Ranking] = relationship(back_populates="items")
+
+
+class Review(Base):
+    """A reviewer's verdict on one demonstration or one ranking."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(_one_of("verdict", VERDICTS), name="verdict"),
+        CheckConstraint(
+            "(demonstration_id IS NULL) <> (ranking_id IS NULL)", name="exactly_one_target"
+        ),
+        Index("ix_reviews_demonstration_id", "demonstration_id"),
+        Index("ix_reviews_ranking_id", "ranking_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demonstration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("demonstrations.id", ondelete="CASCADE")
+    )
+    ranking_id: Mapped[int | None] = mapped_column(ForeignKey("rankings.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # original, for edits
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Export(Base):
+    """A training set written to disk: enough to reproduce it and to verify its files."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    format: Mapped[str] = mapped_column(String(64))
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name -> sha256
+    path: Mapped[str] = mapped_column(Text)
+    tool_version: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FinetuneJob(Base):
+    """A fine-tune job launched on an OpenAI-compatible API, mirrored locally."""
+
+    __tablename__ = "finetune_jobs"
+    __table_args__ = (UniqueConstraint("provider_job_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    export_id: Mapped[int | None] = mapped_column(ForeignKey("exports.id", ondelete="SET NULL"))
+    provider_job_id: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str | None] = mapped_column(Text)
+    base_model: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(32), default="supervised")
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training_file_id: Mapped[str | None] = mapped_column(String(200))
+    validation_file_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="created")
+    fine_tuned_model: Mapped[str | None] = mapped_column(String(300))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """Audit log: who did what to which object, when. Never holds secrets."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_object_type_object_id", "object_type", "object_id"),
+        Index("ix_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

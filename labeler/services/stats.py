@@ -1,0 +1,53 @@
+"""Counts of a project's data by status and split: `labeler stats` and the progress dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Candidate, Demonstration, Prompt, Ranking
+from labeler.services.actors import Actor
+from labeler.services.projects import get_project_for
+
+
+def project_stats(session: Session, actor: Actor, project_name: str) -> dict[str, Any]:
+    """Prompts by split; candidates by origin; demonstrations and rankings by status, origin and split."""
+    project = get_project_for(session, actor, project_name)
+    pid = project.id
+    prompts = dict(
+        session.execute(
+            select(Prompt.split, func.count()).where(Prompt.project_id == pid).group_by(Prompt.split)
+        ).tuples()
+    )
+    candidates = dict(
+        session.execute(
+            select(Candidate.origin, func.count())
+            .join(Prompt, Prompt.id == Candidate.prompt_id)
+            .where(Prompt.project_id == pid)
+            .group_by(Candidate.origin)
+        ).tuples()
+    )
+    return {
+        "project": project.name,
+        "prompts": {"total": sum(prompts.values()), "by_split": prompts},
+        "candidates": {"total": sum(candidates.values()), "by_origin": candidates},
+        "demonstrations": _work_counts(session, Demonstration, pid),
+        "rankings": _work_counts(session, Ranking, pid),
+    }
+
+
+def _work_counts(session: Session, model: type[Demonstration] | type[Ranking], project_id: int) -> dict[str, Any]:
+    rows = session.execute(
+        select(model.status, model.origin, Prompt.split, func.count())
+        .join(Prompt, Prompt.id == model.prompt_id)
+        .where(Prompt.project_id == project_id)
+        .group_by(model.status, model.origin, Prompt.split)
+    ).tuples()
+    out: dict[str, Any] = {"total": 0, "by_status": {}, "by_origin": {}, "by_split": {}}
+    for status, origin, split, n in rows:
+        out["total"] += n
+        for key, value in (("by_status", status), ("by_origin", origin), ("by_split", split)):
+            out[key][value] = out[key].get(value, 0) + n
+    return out
