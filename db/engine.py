@@ -48,7 +48,11 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DBAPI hook
         dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+        # cache_size: 64 MiB of page cache (the default 2 MiB makes index inserts on hash keys
+        # miss the cache and halves import speed).
+        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000",
+                   "cache_size=-65536", "temp_store=MEMORY")
+        for pragma in pragmas:
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")

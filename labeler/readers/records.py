@@ -54,7 +54,7 @@ class ImportRecord(BaseModel):
     line: int = 0  # 1-based line (or record number) in the source file, for messages
 
     @model_validator(mode="after")
-    def _ends_in_user_turn(self) -> "ImportRecord":
+    def _ends_in_user_turn(self) -> ImportRecord:
         if self.messages[-1].role != "user":
             raise ValueError("the conversation must end in a user turn")
         if self.demonstration is not None:

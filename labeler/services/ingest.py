@@ -2,41 +2,47 @@
 
 Design constraints:
 - Streamed in batches: memory depends on the batch size (and the number of originating users),
-  never on the file size. Dedup asks the database (indexed hashes) instead of keeping a set.
+  never on the file size. Dedup asks fixed-size Bloom filters first and the database (indexed
+  hashes) to confirm, instead of keeping every hash in memory.
+- Big files are parsed in a worker process (labeler.readers.pipeline) while this process writes.
 - All-or-nothing by default: the edge's transaction holds the whole import, and any invalid record
   aborts it after the file has been checked to the end (so the user sees every problem at once).
   `skip_invalid` imports the valid records and writes the others, with reasons, to a rejects file.
-- Existing preferences become candidates plus an imported ranking (origin "imported"), kept apart
-  from human work; an existing exact-duplicate prompt receives the new labels instead of a copy.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Candidate, Demonstration, Prompt, Ranking, RankingItem
+from db.models import Prompt
+from labeler.bloom import BloomFilter
 from labeler.config import get_settings
 from labeler.errors import Invalid
-from labeler.hygiene import assign_split, content_hash, normalize_text, parse_split, prefix_hash, scrub_pii
-from labeler.readers import FORMATS, detect_format, read_records
-from labeler.readers.records import ImportRecord, Message, Notice, Reject
+from labeler.hygiene import parse_split
+from labeler.readers import FORMATS, detect_format
+from labeler.readers.pipeline import Item, Prepared, PrepareOptions, batches
+from labeler.readers.records import Reject
+from labeler.readers.source import check_file
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
+from labeler.services.ingest_labels import store_labels
 from labeler.services.projects import get_project_or_raise, settings_of
 
 MAX_LISTED_ERRORS = 20
-Progress = Callable[[int], None]  # called with the source line reached
+Progress = Callable[[int], None]  # called with the source line reached (-1 at the end)
 
 
 class ImportOptions(BaseModel):
@@ -78,34 +84,20 @@ class ImportReport(BaseModel):
 
 
 @dataclass
-class _Pending:
-    """A record ready to store, with its hashes."""
-
-    record: ImportRecord
-    chash: str
-    phash: str | None
-    split: str
-
-    @property
-    def labeled(self) -> bool:
-        return bool(self.record.candidates or self.record.demonstration)
-
-
-@dataclass
 class _Run:
     """State of one import while it streams."""
 
     session: Session
     project_id: int
     source: str
-    ratios: tuple[int, int, int]
+    prep: PrepareOptions
     max_per_user: int
-    prefix_chars: int
-    scrub: bool
     report: ImportReport
     user_counts: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     pii: Counter = field(default_factory=Counter)
+    seen: BloomFilter = field(default_factory=BloomFilter)  # content hashes stored in the project
+    seen_prefix: BloomFilter | None = None  # prefix hashes, when prefix dedup is on
 
 
 def import_file(
@@ -121,25 +113,30 @@ def import_file(
     options = options or ImportOptions()
     path = Path(path)
     project = get_project_or_raise(session, project_name)
-    settings = settings_of(project)
+    project_settings, settings = settings_of(project), get_settings()
     fmt = detect_format(path) if options.format == "auto" else options.format
     if fmt not in FORMATS:
         raise Invalid(f"unknown import format `{fmt}`: expected auto or one of {', '.join(FORMATS)}")
+    check_file(path)  # a missing, empty or binary file fails before anything starts
     run = _Run(
         session=session,
         project_id=project.id,
         source=options.source or path.name,
-        ratios=parse_split(options.split) if options.split else tuple(settings.split),
-        max_per_user=options.max_per_user or settings.max_prompts_per_user,
-        prefix_chars=settings.dedup_prefix_chars if options.dedup_prefix else 0,
-        scrub=settings.scrub_pii if options.scrub_pii is None else options.scrub_pii,
+        prep=PrepareOptions(
+            ratios=parse_split(options.split) if options.split else tuple(project_settings.split),
+            prefix_chars=project_settings.dedup_prefix_chars if options.dedup_prefix else 0,
+            scrub=project_settings.scrub_pii if options.scrub_pii is None else options.scrub_pii,
+        ),
+        max_per_user=options.max_per_user or project_settings.max_prompts_per_user,
         report=ImportReport(file=str(path), format=fmt),
     )
     started = time.perf_counter()
-    items = read_records(path, fmt, max_record_bytes=get_settings().max_record_bytes)
+    _prime_filters(run)
     rejects = _RejectsFile(options.rejects_path or default_rejects_path(path)) if options.skip_invalid else None
     try:
-        _stream(run, items, rejects, progress)
+        with _quiet_gc():
+            items = batches(path, fmt, run.prep, settings.max_record_bytes, settings.import_batch_size, run.pii)
+            _stream(run, items, rejects, progress)
     finally:
         if rejects:
             rejects.close()
@@ -170,67 +167,68 @@ def _error_summary(path: Path, count: int, errors: list[str]) -> str:
     )
 
 
-def _stream(run: _Run, items: Iterable[Any], rejects: _RejectsFile | None, progress: Progress | None) -> None:
-    batch: list[_Pending] = []
-    batch_size = get_settings().import_batch_size
-    for item in items:
-        if isinstance(item, Reject):
-            run.report.rejected += 1
-            if rejects:
-                rejects.write(item)
-            elif len(run.errors) < MAX_LISTED_ERRORS:
-                run.errors.append(item.describe(Path(run.report.file).name))
-            continue
-        if isinstance(item, Notice):
-            run.report.skipped[item.kind] = run.report.skipped.get(item.kind, 0) + 1
-            continue
-        run.report.records += 1
-        if run.errors:  # already failing: keep checking the file, stop writing
-            continue
-        batch.append(_prepare(run, item))
-        if len(batch) >= batch_size:
-            _flush(run, batch)
-            batch = []
-            if progress:
-                progress(item.line)
-    if batch and not run.errors:
-        _flush(run, batch)
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Keep the collector off the long-lived objects while millions of short-lived ones pass.
+
+    An import allocates a few objects per record; the collector's full passes over everything
+    else in the process (SQLAlchemy, pydantic, the app) otherwise cost a fifth of the time.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _prime_filters(run: _Run) -> None:
+    """Load the project's stored hashes into the Bloom filters (streamed: one pass, flat memory)."""
+    if run.prep.prefix_chars:
+        run.seen_prefix = BloomFilter()
+    rows = run.session.execute(
+        select(Prompt.content_hash, Prompt.prefix_hash).where(Prompt.project_id == run.project_id),
+        execution_options={"yield_per": 10_000},
+    )
+    for chash, phash in rows:
+        run.seen.add(chash)
+        if phash is not None and run.seen_prefix is not None:
+            run.seen_prefix.add(phash)
+
+
+def _stream(run: _Run, items: Iterable[list[Item]], rejects: _RejectsFile | None, progress: Progress | None) -> None:
+    """Store the prepared batches; collect rejects; after the first error only keep checking."""
+    name = Path(run.report.file).name
+    records = rejected = 0
+    skipped: Counter = Counter()
+    for batch in items:
+        ready: list[Prepared] = []
+        for item in batch:
+            if type(item) is Prepared:
+                ready.append(item)
+            elif isinstance(item, Reject):
+                rejected += 1
+                if rejects:
+                    rejects.write(item)
+                elif len(run.errors) < MAX_LISTED_ERRORS:
+                    run.errors.append(item.describe(name))
+            else:
+                skipped[item.kind] += 1
+        records += len(ready)
+        if ready and not run.errors:  # once failing: keep checking the file, stop writing
+            _flush(run, ready)
+        if progress and batch:
+            progress(batch[-1].line)
+    run.report.records, run.report.rejected, run.report.skipped = records, rejected, dict(skipped)
     if progress:
         progress(-1)
 
 
-def _prepare(run: _Run, record: ImportRecord) -> _Pending:
-    if run.scrub:
-        record = _scrub(run, record)
-    normalized = normalize_text(record.messages)
-    chash = content_hash(normalized)
-    phash = prefix_hash(normalized, run.prefix_chars) if run.prefix_chars else None
-    return _Pending(record, chash, phash, assign_split(record.origin_user or chash, run.ratios))
-
-
-def _scrub(run: _Run, record: ImportRecord) -> ImportRecord:
-    def clean(text: str) -> str:
-        cleaned, counts = scrub_pii(text)
-        run.pii.update(counts)
-        return cleaned
-
-    def clean_turns(turns: list[Message]) -> list[Message]:
-        return [Message(role=m.role, content=clean(m.content)) for m in turns]
-
-    return record.model_copy(
-        update={
-            "messages": clean_turns(record.messages),
-            "candidates": [c.model_copy(update={"text": clean(c.text)}) for c in record.candidates],
-            "demonstration": clean_turns(record.demonstration) if record.demonstration else None,
-        }
-    )
-
-
-def _flush(run: _Run, batch: list[_Pending]) -> None:
-    """Dedup a batch against itself and the database, cap per user, then write it."""
-    session, report = run.session, run.report
-    unique: dict[str, _Pending] = {}
-    labeled_dups: list[_Pending] = []
+def _flush(run: _Run, batch: list[Prepared]) -> None:
+    """Dedup a batch against itself and the project, cap per user, then write it."""
+    report = run.report
+    unique: dict[str, Prepared] = {}
+    labeled_dups: list[Prepared] = []
     for p in batch:
         if p.chash in unique:
             report.duplicates_exact += 1
@@ -238,61 +236,65 @@ def _flush(run: _Run, batch: list[_Pending]) -> None:
                 labeled_dups.append(p)
         else:
             unique[p.chash] = p
-    existing = _existing(session, Prompt.content_hash, run.project_id, list(unique))
-    fresh: list[_Pending] = []
+    stored = _confirm(run, Prompt.content_hash, [h for h in unique if h in run.seen])
+    fresh: list[Prepared] = []
     for chash, p in unique.items():
-        if chash in existing:
+        if chash in stored:
             report.duplicates_exact += 1
             if p.labeled:
-                labeled_dups.append(p)
+                labeled_dups.append(p)  # an existing prompt receives the new labels
         else:
             fresh.append(p)
-    fresh = _drop_prefix_duplicates(run, fresh)
-    fresh = _cap_per_user(run, fresh)
+    fresh = _cap_per_user(run, _drop_prefix_duplicates(run, fresh))
     if fresh:
         _insert_prompts(run, fresh)
     labeled = [p for p in fresh if p.labeled] + labeled_dups
     if labeled:
-        _insert_labels(run, labeled)
+        added = store_labels(run.session, run.project_id, run.source, labeled)
+        report.candidates_added += added.candidates
+        report.rankings_added += added.rankings
+        report.demonstrations_added += added.demonstrations
 
 
-def _existing(session: Session, column: Any, project_id: int, values: list[str]) -> set[str]:
-    if not values:
+def _confirm(run: _Run, column: Any, maybe: list[str]) -> set[str]:
+    """Which of the Bloom filter's "maybe seen" hashes the project really holds."""
+    if not maybe:
         return set()
-    query = select(column).where(Prompt.project_id == project_id, column.in_(values))
-    return set(session.scalars(query))
+    query = select(column).where(Prompt.project_id == run.project_id, column.in_(maybe))
+    return set(run.session.scalars(query))
 
 
-def _drop_prefix_duplicates(run: _Run, fresh: list[_Pending]) -> list[_Pending]:
-    if not run.prefix_chars:
+def _drop_prefix_duplicates(run: _Run, fresh: list[Prepared]) -> list[Prepared]:
+    if run.seen_prefix is None:
         return fresh
-    wanted = list({p.phash for p in fresh if p.phash})
-    seen = _existing(run.session, Prompt.prefix_hash, run.project_id, wanted)
+    seen = run.seen_prefix
+    stored = _confirm(run, Prompt.prefix_hash, list({p.phash for p in fresh if p.phash and p.phash in seen}))
+    in_batch: set[str] = set()
     kept = []
     for p in fresh:
-        if p.phash is not None and p.phash in seen:
-            run.report.duplicates_prefix += 1
-            continue
         if p.phash is not None:
-            seen.add(p.phash)
+            if p.phash in stored or p.phash in in_batch:
+                run.report.duplicates_prefix += 1
+                continue
+            in_batch.add(p.phash)
         kept.append(p)
     return kept
 
 
-def _cap_per_user(run: _Run, fresh: list[_Pending]) -> list[_Pending]:
+def _cap_per_user(run: _Run, fresh: list[Prepared]) -> list[Prepared]:
     """At most `max_per_user` prompts per originating user, counting what the project already has."""
-    unknown = {p.record.origin_user for p in fresh if p.record.origin_user} - run.user_counts.keys()
+    unknown = {p.origin_user for p in fresh if p.origin_user} - run.user_counts.keys()
     if unknown:
         rows = run.session.execute(
             select(Prompt.origin_user, func.count())
             .where(Prompt.project_id == run.project_id, Prompt.origin_user.in_(list(unknown)))
             .group_by(Prompt.origin_user)
         )
-        run.user_counts.update({u: 0 for u in unknown})
-        run.user_counts.update(dict(rows.tuples().all()))
+        run.user_counts.update(dict.fromkeys(unknown, 0))
+        run.user_counts.update(dict(rows.all()))
     kept = []
     for p in fresh:
-        user = p.record.origin_user
+        user = p.origin_user
         if user is not None:
             if run.user_counts[user] >= run.max_per_user:
                 run.report.over_user_cap += 1
@@ -302,96 +304,46 @@ def _cap_per_user(run: _Run, fresh: list[_Pending]) -> list[_Pending]:
     return kept
 
 
-def _insert_prompts(run: _Run, fresh: list[_Pending]) -> None:
+_PROMPT_COLUMNS = (
+    "project_id", "messages", "source", "external_id", "origin_user", "split", "content_hash",
+    "prefix_hash", "meta", "demonstration_count", "ranking_count", "created_at",
+)
+
+
+def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
+    """The hot path of every import: one driver-level executemany per batch, JSON pre-encoded."""
+    conn = run.session.connection()
+    created = _bind_created_at(conn)
     rows = [
-        {
-            "project_id": run.project_id,
-            "messages": [m.model_dump() for m in p.record.messages],
-            "source": run.source,
-            "external_id": p.record.external_id,
-            "origin_user": p.record.origin_user,
-            "split": p.split,
-            "content_hash": p.chash,
-            "prefix_hash": p.phash,
-            "meta": p.record.meta,
-        }
+        (run.project_id, p.messages_json, run.source, p.external_id, p.origin_user, p.split, p.chash,
+         p.phash, p.meta_json, 0, 0, created)
         for p in fresh
     ]
-    run.session.execute(insert(Prompt), rows)
-    run.report.prompts_added += len(rows)
+    conn.exec_driver_sql(_prompt_insert_sql(conn.dialect.name), rows)
+    by_split = run.report.by_split
     for p in fresh:
-        run.report.by_split[p.split] = run.report.by_split.get(p.split, 0) + 1
+        by_split[p.split] = by_split.get(p.split, 0) + 1
+        run.seen.add(p.chash)
+        if p.phash is not None and run.seen_prefix is not None:
+            run.seen_prefix.add(p.phash)
+    run.report.prompts_added += len(rows)
 
 
-def _insert_labels(run: _Run, labeled: list[_Pending]) -> None:
-    """Candidates, imported rankings and imported demonstrations for the batch's labeled records."""
-    session = run.session
-    ids = dict(
-        session.execute(
-            select(Prompt.content_hash, Prompt.id).where(
-                Prompt.project_id == run.project_id, Prompt.content_hash.in_([p.chash for p in labeled])
-            )
-        ).tuples()
-    )
-    labeled = [p for p in labeled if p.chash in ids]  # a prefix duplicate or capped prompt has none
-    candidate_ids = _insert_candidates(run, labeled, ids)
-    for p in labeled:
-        prompt_id = ids[p.chash]
-        if p.record.demonstration:
-            session.add(
-                Demonstration(
-                    prompt_id=prompt_id, turns=[m.model_dump() for m in p.record.demonstration],
-                    status="submitted", origin="imported", source=run.source, submitted_at=utcnow(),
-                )
-            )
-            run.report.demonstrations_added += 1
-        if p.record.has_ranking:
-            session.add(_ranking(run, p, prompt_id, candidate_ids))
-            run.report.rankings_added += 1
-    session.flush()
+def _prompt_insert_sql(dialect: str) -> str:
+    if dialect == "postgresql":
+        marks = ["%s"] * len(_PROMPT_COLUMNS)
+        marks[1] = marks[8] = "CAST(%s AS jsonb)"
+    else:
+        marks = ["?"] * len(_PROMPT_COLUMNS)
+    return f"INSERT INTO prompts ({', '.join(_PROMPT_COLUMNS)}) VALUES ({', '.join(marks)})"
 
 
-def _insert_candidates(run: _Run, labeled: list[_Pending], ids: dict[str, int]) -> dict[tuple[int, str], int]:
-    """Insert the candidates not stored yet; return (prompt id, text hash) -> candidate id."""
-    session = run.session
-    prompt_ids = list({ids[p.chash] for p in labeled if p.record.candidates})
-    if not prompt_ids:
-        return {}
-    key = Candidate.prompt_id, Candidate.text_hash
-    known = {(pid, th) for pid, th in session.execute(select(*key).where(Candidate.prompt_id.in_(prompt_ids)))}
-    rows = []
-    for p in labeled:
-        for c in p.record.candidates:
-            k = (ids[p.chash], _text_hash(c.text))
-            if k in known:
-                continue
-            known.add(k)
-            rows.append({"prompt_id": k[0], "text": c.text, "text_hash": k[1], "origin": "imported",
-                         "model": c.model, "meta": {**c.meta, "source": run.source}})
-    if rows:
-        session.execute(insert(Candidate), rows)
-        run.report.candidates_added += len(rows)
-    found = session.execute(
-        select(Candidate.prompt_id, Candidate.text_hash, Candidate.id).where(Candidate.prompt_id.in_(prompt_ids))
-    )
-    return {(pid, th): cid for pid, th, cid in found}
-
-
-def _ranking(run: _Run, p: _Pending, prompt_id: int, candidate_ids: dict[tuple[int, str], int]) -> Ranking:
-    ranked = [c for c in p.record.candidates if c.rank is not None]
-    order = [candidate_ids[(prompt_id, _text_hash(c.text))] for c in ranked]
-    items = [
-        RankingItem(candidate_id=cid, rank=c.rank, position=i)
-        for i, (cid, c) in enumerate(zip(order, ranked, strict=True))
-    ]
-    return Ranking(
-        prompt_id=prompt_id, status="submitted", origin="imported", source=run.source,
-        display_order=order, items=items, submitted_at=utcnow(),
-    )
-
-
-def _text_hash(text: str) -> str:
-    return content_hash(text.strip())
+def _bind_created_at(conn: Any) -> Any:
+    """Now, as the driver expects it (the column type's own bind processing, done once per batch)."""
+    column_type = Prompt.__table__.c.created_at.type
+    value = column_type.process_bind_param(utcnow(), conn.dialect)
+    processor = column_type.impl.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return processor(value) if processor else value
 
 
 class _RejectsFile:

@@ -75,7 +75,7 @@ class ProjectSettings(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _k_range(self) -> "ProjectSettings":
+    def _k_range(self) -> ProjectSettings:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) is larger than k_max ({self.k_max})")
         return self

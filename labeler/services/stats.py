@@ -19,7 +19,7 @@ def project_stats(session: Session, actor: Actor, project_name: str) -> dict[str
     prompts = dict(
         session.execute(
             select(Prompt.split, func.count()).where(Prompt.project_id == pid).group_by(Prompt.split)
-        ).tuples()
+        ).all()
     )
     candidates = dict(
         session.execute(
@@ -27,7 +27,7 @@ def project_stats(session: Session, actor: Actor, project_name: str) -> dict[str
             .join(Prompt, Prompt.id == Candidate.prompt_id)
             .where(Prompt.project_id == pid)
             .group_by(Candidate.origin)
-        ).tuples()
+        ).all()
     )
     return {
         "project": project.name,
@@ -44,7 +44,7 @@ def _work_counts(session: Session, model: type[Demonstration] | type[Ranking], p
         .join(Prompt, Prompt.id == model.prompt_id)
         .where(Prompt.project_id == project_id)
         .group_by(model.status, model.origin, Prompt.split)
-    ).tuples()
+    ).all()
     out: dict[str, Any] = {"total": 0, "by_status": {}, "by_origin": {}, "by_split": {}}
     for status, origin, split, n in rows:
         out["total"] += n

@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-23 08:13:40.212369
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # Frozen types: migrations never import the models, which keep changing.

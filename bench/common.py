@@ -1,0 +1,65 @@
+"""Shared bench plumbing: fresh databases on each backend, peak memory, result tables."""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from db.pgserver import start_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def backend_url(backend: str, folder: Path):
+    """A fresh database URL on `backend` (sqlite: a file in `folder`; postgres: a durable server)."""
+    if backend == "sqlite":
+        path = folder / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        yield f"sqlite:///{path}"
+        return
+    server = start_postgres(durable=True)  # fsync on: figures a team can trust
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def run_child(script: Path, args: list[str]) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter (clean peak memory) and parse its JSON line."""
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{script.name} {' '.join(args)} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    """One line describing where the figures were taken."""
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_table(name: str, rows: list[dict[str, Any]], columns: list[str], title: str) -> str:
+    """Write bench/out/<name>.json and .md; return the markdown."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    lines = [f"## {title}", "", f"Machine: {machine()}", "", "| " + " | ".join(columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    md = "\n".join(lines) + "\n"
+    (OUT / f"{name}.md").write_text(md)
+    return md

@@ -1,0 +1,102 @@
+"""Import benchmark: N generated prompts through the real import service, on SQLite and PostgreSQL.
+
+Target (DESIGN.md): >= 50,000 prompts/s on SQLite with dedup on, and peak memory that does not
+grow with the file. The generated file is realistic: 20-80 word prompts, 1% exact duplicates,
+~40 prompts per originating user plus a few heavy users that hit the 200-per-user cap.
+
+    python bench/import/run.py --sizes 100000,1000000 --backends sqlite,postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.common import OUT, backend_url, peak_rss_mb, run_child, write_table  # noqa: E402
+
+TARGET = 50_000
+WORDS = (
+    "how what why explain write summarize translate list compare describe the a an of to in for with "
+    "python code function data model poem story email recipe history science music travel health money "
+    "learn best simple short long detailed example steps reasons difference between my your this that "
+    "please can could would should make give tell show help plan idea question answer world city night"
+).split()
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    """Write n prompts as JSONL (`prompt`, `id`, `user`)."""
+    rng = random.Random(seed)
+    users = max(1, n // 40)
+    written: list[str] = []
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            if written and rng.random() < 0.01:
+                text = rng.choice(written)  # an exact duplicate
+            else:
+                text = f"{i} " + " ".join(rng.choices(WORDS, k=rng.randint(20, 80)))
+                if len(written) < 10_000:
+                    written.append(text)
+            user = f"heavy-{i % 3}" if rng.random() < 0.003 else f"user-{rng.randrange(users)}"
+            fh.write(json.dumps({"id": f"p{i}", "user": user, "prompt": text}) + "\n")
+
+
+def one(backend: str, file: Path) -> None:
+    """Child process: import `file` into a fresh database and print one JSON line of figures."""
+    from labeler.services import session_scope
+    from labeler.services.actors import OPERATOR
+    from labeler.services.admin import upgrade_database
+    from labeler.services.ingest import ImportOptions, import_file
+    from labeler.services.projects import create_project
+
+    with tempfile.TemporaryDirectory() as tmp, backend_url(backend, Path(tmp)) as url:
+        upgrade_database(url)
+        with session_scope(url) as s:
+            create_project(s, OPERATOR, "bench")
+        start = time.perf_counter()
+        with session_scope(url) as s:
+            report = import_file(s, OPERATOR, "bench", file, ImportOptions(format="prompts"))
+        seconds = time.perf_counter() - start
+    print(json.dumps({
+        "backend": backend, "records": report.records, "prompts_added": report.prompts_added,
+        "duplicates": report.duplicates_exact + report.duplicates_prefix, "over_cap": report.over_user_cap,
+        "seconds": round(seconds, 2), "prompts_per_s": round(report.records / seconds),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--one", nargs=2, metavar=("BACKEND", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one[0], Path(args.one[1]))
+        return
+    data = OUT / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in map(int, args.sizes.split(",")):
+        file = data / f"prompts_{size}.jsonl"
+        if not file.exists():
+            generate(file, size)
+        for backend in args.backends.split(","):
+            row = run_child(Path(__file__), ["--one", backend, str(file)])
+            row.update(size=size, target=f">= {TARGET:,}/s" if backend == "sqlite" else "-",
+                       met="yes" if backend != "sqlite" or row["prompts_per_s"] >= TARGET else "NO")
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    cols = ["backend", "size", "prompts_added", "duplicates", "over_cap", "seconds", "prompts_per_s",
+            "target", "met", "peak_rss_mb"]
+    print(write_table("import", rows, cols, "Import (prompts JSONL, dedup on)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The dataset card (`README.md`) written beside an export, in the Hugging Face style.
+
+The YAML header declares one config whose data files are the JSONL splits, so the folder loads
+with `datasets.load_dataset(DIR)` as well as with `load_dataset("json", data_files=...)`. The card
+holds no timestamp: the same export gives the same bytes (the manifest records the time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+
+def dataset_card(
+    *,
+    format: str,
+    source: str,
+    description: str,
+    example: str,
+    files: Mapping[str, Mapping[str, str]],
+    counts: Mapping[str, int],
+    filters: Mapping[str, Any],
+    options: Mapping[str, Any],
+    labeler_version: str,
+) -> str:
+    """Markdown with a YAML header; `files` maps split -> {"jsonl": name, "parquet"?: name}."""
+    head = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for split, names in files.items():
+        head += [f"  - split: {split}", f"    path: {names['jsonl']}"]
+    head += ["tags:", "- labeler", f"- {format}", "---", ""]
+    table = ["| split | examples | files |", "| --- | ---: | --- |"]
+    table += [f"| {split} | {counts[split]:,} | {', '.join(f'`{n}`' for n in names.values())} |"
+              for split, names in files.items()]
+    data_files = ", ".join(f'"{split}": "{names["jsonl"]}"' for split, names in files.items())
+    body = [
+        f"# labeler export: `{format}`",
+        "",
+        f"{description[:1].upper()}{description[1:]}. Made by labeler {labeler_version} from {source}.",
+        "",
+        *table,
+        "",
+        "## One line",
+        "",
+        "```json",
+        example,
+        "```",
+        "",
+        "## How it was made",
+        "",
+        f"- filters: `{orjson.dumps(dict(filters), option=orjson.OPT_SORT_KEYS).decode()}`",
+        f"- options: `{orjson.dumps(dict(options), option=orjson.OPT_SORT_KEYS).decode()}`",
+        "- `manifest.json` lists every file with its sha256, and the validation report of each split.",
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'ds = load_dataset("json", data_files={{{data_files}}})',
+        "```",
+        "",
+    ]
+    return "\n".join(head + body)

@@ -1,0 +1,330 @@
+"""Per-record rules of each target format: OpenAI's published file rules and TRL's column conventions.
+
+Each `check_*` takes one parsed record and a sink (`exports.validate.Validator`) that collects
+errors, warnings and counters, and returns the record's approximate token count (prompt plus the
+longest completion: the longest sequence a trainer sees), or None when it is too broken to count.
+Checks never raise on bad data, and they are cheap: an export runs them on every record it writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from exports.message_checks import (
+    PLAIN,
+    PROMPT_ENDS,
+    Sink,
+    check_messages,
+    has_text,
+    key_list,
+    kind,
+    roles_of,
+    warn_repetitive,
+)
+from exports.sft import SEPARATORS, STOPS
+from exports.tokens import PER_EXAMPLE, PER_MESSAGE, approx_tokens
+
+
+def _object(rec: Any, v: Sink, required: tuple[str, ...], allowed: frozenset[str], *, strict: bool) -> bool:
+    """The record is an object with the required keys; unknown keys are errors when `strict`."""
+    if type(rec) is not dict:
+        v.error(None, f"expected a JSON object, got {kind(rec)}")
+        return False
+    missing = [k for k in required if k not in rec]
+    for k in missing:
+        v.error(k, "missing")
+    if rec.keys() - allowed:
+        extra = rec.keys() - allowed
+        if strict:
+            v.error(None, f"unknown key(s) {key_list(extra)}; allowed: {key_list(allowed)}")
+        else:
+            v.warn(None, f"unknown column(s) {key_list(extra)}: trainers ignore or drop them")
+    return not missing
+
+
+CHAT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
+
+
+def check_openai_chat(rec: Any, v: Sink) -> int | None:
+    """OpenAI chat fine-tuning: roles, keys, weights, tool calls, an assistant message per example."""
+    if not _object(rec, v, ("messages",), CHAT_KEYS, strict=True):
+        return None
+    msgs = rec["messages"]
+    tokens = check_messages(msgs, "messages", v, openai=True)
+    if tokens is None:
+        return None
+    roles = roles_of(msgs)
+    if "assistant" not in roles:
+        v.error("messages", "no assistant message: every example needs at least one")
+    elif all(m.get("weight") == 0 for m in msgs if isinstance(m, dict) and m.get("role") == "assistant"):
+        v.warn("messages", "every assistant message has `weight: 0`: the example trains nothing")
+    if "user" not in roles:
+        v.warn("messages", "no user message: the assistant replies to nothing")
+        v.count("no_user_message")
+    if "system" not in roles and "developer" not in roles:
+        v.count("no_system_message")
+    if roles and roles[-1] != "assistant":
+        v.warn("messages", f"ends with a `{roles[-1]}` message, which is not trained on")
+    warn_repetitive(msgs, "messages", v)
+    return tokens + PER_EXAMPLE
+
+
+def _single_assistant(out: Any, field: str, v: Sink) -> int | None:
+    if type(out) is not list or len(out) != 1:
+        v.error(field, f"expected a list of exactly one assistant message, got {kind(out)}"
+                + (f" of {len(out)}" if isinstance(out, list) else ""))
+        return None
+    tokens = check_messages(out, field, v, openai=True)
+    if roles_of(out) != ["assistant"]:
+        v.error(f"{field}[0].role", f"expected `assistant`, got {roles_of(out)[:1] or 'nothing'}")
+    if isinstance(out[0], dict) and "weight" in out[0]:
+        v.error(f"{field}[0].weight", "`weight` belongs to chat fine-tuning, not to preference outputs")
+    return tokens
+
+
+def check_openai_preference(rec: Any, v: Sink) -> int | None:
+    """OpenAI preference (DPO): input ending in a user turn, one assistant message per output."""
+    allowed = frozenset({"input", "preferred_output", "non_preferred_output"})
+    if not _object(rec, v, tuple(sorted(allowed)), allowed, strict=True):
+        return None
+    inp = rec["input"]
+    if type(inp) is not dict:
+        v.error("input", f"expected an object with `messages`, got {kind(inp)}")
+        return None
+    extra = inp.keys() - {"messages", "tools", "parallel_tool_calls"}
+    if extra:
+        v.error("input", f"unknown key(s) {key_list(extra)}")
+    msgs = inp.get("messages")
+    tokens = check_messages(msgs, "input.messages", v, openai=True)
+    if tokens is not None:
+        roles = roles_of(msgs)
+        if roles and roles[-1] != "user":
+            v.error("input.messages", f"must end with a user message, ends with `{roles[-1]}`")
+        if any(isinstance(m, dict) and "weight" in m for m in msgs):
+            v.error("input.messages", "`weight` belongs to chat fine-tuning, not to preference input")
+    good = _single_assistant(rec["preferred_output"], "preferred_output", v)
+    bad = _single_assistant(rec["non_preferred_output"], "non_preferred_output", v)
+    if rec["preferred_output"] == rec["non_preferred_output"]:
+        v.error("non_preferred_output", "same as `preferred_output`: the pair teaches nothing")
+    if None in (tokens, good, bad):
+        return None
+    return tokens + max(good, bad) + PER_EXAMPLE
+
+
+def _conversational(rec: dict[str, Any], columns: tuple[str, ...], v: Sink) -> bool | None:
+    """True for message lists, False otherwise, None when the columns disagree (an error)."""
+    types = {c: isinstance(rec[c], list) for c in columns if c in rec}
+    if len(set(types.values())) > 1:
+        listed = ", ".join(f"`{c}` is {'a list of messages' if t else kind(rec[c])}"
+                           for c, t in types.items())
+        v.error(None, f"{listed}: use one type (all strings or all message lists) across the columns")
+        return None
+    return True in types.values()
+
+
+def _prompt(rec: dict[str, Any], v: Sink) -> int | None:
+    prompt = rec["prompt"]
+    if isinstance(prompt, str):
+        return approx_tokens(prompt)
+    cache = v.state.get("prompt")
+    if cache is not None and cache[0] is prompt:  # the pairs of one ranking share one prompt list
+        return cache[1]
+    tokens = check_messages(prompt, "prompt", v, openai=False)
+    roles = roles_of(prompt)
+    if roles and roles[-1] not in PROMPT_ENDS:
+        v.error("prompt", f"must end with a user (or tool) message, ends with `{roles[-1]}`")
+    v.state["prompt"] = (prompt, tokens)
+    return tokens
+
+
+def _completion(value: Any, field: str, v: Sink, *, assistant_only: bool) -> int | None:
+    if isinstance(value, str):
+        if not value.strip():
+            v.error(field, "empty text")
+        return approx_tokens(value)
+    if (
+        assistant_only and type(value) is list and len(value) == 1 and type(value[0]) is dict
+        and value[0].keys() == PLAIN and value[0]["role"] == "assistant"
+        and type(value[0]["content"]) is str and has_text(value[0]["content"])
+    ):
+        return PER_MESSAGE + approx_tokens(value[0]["content"])
+    tokens = check_messages(value, field, v, openai=False)
+    roles = roles_of(value)
+    if assistant_only and any(r != "assistant" for r in roles):
+        v.error(field, f"expected assistant messages only, got roles {roles}")
+    elif not assistant_only and roles and roles[-1] != "assistant":
+        v.error(field, f"must end with an assistant message, ends with `{roles[-1]}`")
+    return tokens
+
+
+PAIR_KEYS = frozenset({"prompt", "chosen", "rejected", "group_id", "margin", "agreement"})
+
+
+def check_pairs(rec: Any, v: Sink) -> int | None:
+    """TRL preference rows (RewardTrainer, DPOTrainer): one type across columns, chosen != rejected."""
+    if not _object(rec, v, ("chosen", "rejected"), PAIR_KEYS, strict=False):
+        return None
+    if _conversational(rec, ("prompt", "chosen", "rejected"), v) is None:
+        return None
+    explicit = "prompt" in rec
+    prompt = _prompt(rec, v) if explicit else 0
+    chosen = _completion(rec["chosen"], "chosen", v, assistant_only=explicit)
+    rejected = _completion(rec["rejected"], "rejected", v, assistant_only=explicit)
+    if rec["chosen"] == rec["rejected"]:
+        v.error("rejected", "same as `chosen`: the pair teaches nothing")
+    margin = rec.get("margin")
+    if margin is not None and (type(margin) not in (int, float) or margin != margin):
+        v.error("margin", f"expected a number, got {kind(margin)}")
+    share = rec.get("agreement")
+    if share is not None and (type(share) not in (int, float) or not 0 <= share <= 1):
+        v.error("agreement", f"expected a share between 0 and 1, got {share!r}")
+    _group(rec.get("group_id"), v)
+    if None in (prompt, chosen, rejected):
+        return None
+    return prompt + max(chosen, rejected) + PER_EXAMPLE
+
+
+def _group(group: Any, v: Sink) -> None:
+    """Count groups; with `state["groups"]` (a dict), also check that each group is contiguous."""
+    if group is None:
+        return
+    if type(group) not in (str, int):
+        v.error("group_id", f"expected a string or a number, got {kind(group)}")
+        return
+    if group == v.state.get("group"):
+        return
+    v.state["group"] = group
+    v.count("groups")
+    seen = v.state.get("groups")
+    if seen is not None:
+        if group in seen:
+            v.error("group_id", f"group `{group}` is not contiguous: it started at line {seen[group]}")
+        else:
+            seen[group] = v.state["line"]
+
+
+def check_kto(rec: Any, v: Sink) -> int | None:
+    """TRL KTOTrainer rows: prompt, an assistant-only completion, a boolean label."""
+    if not _object(rec, v, ("prompt", "completion", "label"), frozenset({"prompt", "completion", "label"}),
+                   strict=False):
+        return None
+    if _conversational(rec, ("prompt", "completion"), v) is None:
+        return None
+    label = rec["label"]
+    if type(label) is not bool:
+        v.error("label", f"expected true or false, got {kind(label)}")
+    else:
+        v.count("desirable" if label else "undesirable")
+    prompt = _prompt(rec, v)
+    completion = _completion(rec["completion"], "completion", v, assistant_only=True)
+    return None if None in (prompt, completion) else prompt + completion + PER_EXAMPLE
+
+
+def check_sft_messages(rec: Any, v: Sink) -> int | None:
+    """TRL conversational SFT rows: a `messages` list that ends with an assistant turn."""
+    if not _object(rec, v, ("messages",), frozenset({"messages", "tools"}), strict=False):
+        return None
+    tokens = check_messages(rec["messages"], "messages", v, openai=False)
+    roles = roles_of(rec["messages"])
+    if tokens is not None and roles and roles[-1] != "assistant":
+        v.error("messages", f"must end with an assistant message, ends with `{roles[-1]}`")
+    return None if tokens is None else tokens + PER_EXAMPLE
+
+
+def check_sft_prompt_completion(rec: Any, v: Sink) -> int | None:
+    """TRL prompt-completion rows: one type across columns, an assistant-only completion."""
+    if not _object(rec, v, ("prompt", "completion"), frozenset({"prompt", "completion"}), strict=False):
+        return None
+    if _conversational(rec, ("prompt", "completion"), v) is None:
+        return None
+    prompt = _prompt(rec, v)
+    completion = _completion(rec["completion"], "completion", v, assistant_only=True)
+    return None if None in (prompt, completion) else prompt + completion + PER_EXAMPLE
+
+
+RANKING_KEYS = ("ranking_id", "group_id", "prompt_id", "external_id", "prompt", "labeler", "origin",
+                "status", "none_acceptable", "submitted_at", "agreement", "consensus_of", "reference",
+                "candidates")
+
+
+def check_rankings(rec: Any, v: Sink) -> int | None:
+    """Whole rankings: a prompt and candidates in rank order (ranks >= 1, unranked last)."""
+    if not _object(rec, v, ("prompt", "candidates"), frozenset(RANKING_KEYS), strict=False):
+        return None
+    prompt = _prompt(rec, v)
+    cands = rec["candidates"]
+    if type(cands) is not list:
+        v.error("candidates", f"expected a list, got {kind(cands)}")
+        return None
+    longest, last = 0, 0
+    for i, c in enumerate(cands):
+        f = f"candidates[{i}]"
+        if type(c) is not dict or "completion" not in c:
+            v.error(f, "expected an object with `completion` and `rank`")
+            continue
+        longest = max(longest, _completion(c["completion"], f"{f}.completion", v, assistant_only=True) or 0)
+        rank = c.get("rank")
+        if rank is None:
+            last = None
+        elif type(rank) not in (int, float) or rank < 1:
+            v.error(f"{f}.rank", f"expected a rank of 1 or more, or null, got {rank!r}")
+        elif last is None or rank < last:
+            v.error(f"{f}.rank", "candidates must be in rank order, unranked ones last")
+        else:
+            last = rank
+    return None if prompt is None else prompt + longest + PER_EXAMPLE
+
+
+def _markers(prompt: str, v: Sink) -> tuple[str | None, str | None]:
+    """The legacy separator and stop: given as options, or told from the first prompt."""
+    if "separator" not in v.state:
+        v.state["separator"] = next((s for s in SEPARATORS if prompt.endswith(s)), None)
+        if v.state["separator"] is None:
+            v.warn("prompt", "no known separator at the end of the prompt: pass the export's `separator`")
+    return v.state["separator"], v.state.get("stop")
+
+
+def check_openai_legacy(rec: Any, v: Sink) -> int | None:
+    """OpenAI legacy completions: prompt ends with the separator, completion with the stop sequence."""
+    allowed = frozenset({"prompt", "completion"})
+    if not _object(rec, v, ("prompt", "completion"), allowed, strict=True):
+        return None
+    prompt, completion = rec["prompt"], rec["completion"]
+    for key, value in (("prompt", prompt), ("completion", completion)):
+        if type(value) is not str:
+            v.error(key, f"expected a string, got {kind(value)}")
+            return None
+    sep, stop = _markers(prompt, v)
+    if stop is None and "stop" not in v.state:
+        v.state["stop"] = stop = next((s for s in STOPS if completion.endswith(s)), None)
+    if sep is not None and (not prompt.endswith(sep) or prompt.count(sep) != 1):
+        v.error("prompt", f"must end with the separator {sep!r}, once")
+    if stop is not None and (not completion.endswith(stop) or completion.count(stop) != 1):
+        v.error("completion", f"must end with the stop sequence {stop!r}, once")
+    elif stop is None and v.state.get("line") == 1:
+        v.warn("completion", "no known stop sequence at the end: pass the export's `stop`")
+    if completion[:1] not in (" ", "\n", "\t"):
+        v.warn("completion", "should start with a space (OpenAI's tokenizers put one before words)")
+    return approx_tokens(prompt) + approx_tokens(completion)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A format's record check and the file rules around it."""
+
+    fn: Callable[[Any, Sink], int | None]
+    openai: bool = False  # OpenAI's file rules: >= 10 examples, 512 MB, context limits, epochs
+
+
+CHECKS: dict[str, Check] = {
+    "sft-messages": Check(check_sft_messages),
+    "sft-prompt-completion": Check(check_sft_prompt_completion),
+    "pairs": Check(check_pairs),
+    "rankings": Check(check_rankings),
+    "kto": Check(check_kto),
+    "openai-chat": Check(check_openai_chat, openai=True),
+    "openai-preference": Check(check_openai_preference, openai=True),
+    "openai-legacy": Check(check_openai_legacy, openai=True),
+}

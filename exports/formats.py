@@ -1,0 +1,124 @@
+"""The registry of export formats: name -> `Format` (its source rows, record function, checks).
+
+A format's `fn(rows, **options)` streams records; `split_records` streams `(split, record)` for
+the writer. Options are checked by name so a typo fails loudly, and `aggregate="consensus"`
+(ranking formats) merges the rankings of each prompt first, from rows ordered by prompt id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from exports import preference, sft
+from exports.aggregate import consensus_stream
+from exports.checks import CHECKS, Check
+from exports.errors import ExportError
+
+RANKING_OPTIONS = ("exclude_flags", "aggregate")
+AGGREGATES = ("per-labeler", "consensus")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One export format: what rows it reads, how one row becomes records, and how records are checked."""
+
+    name: str
+    source: str  # "rankings" or "demonstrations"
+    row_fn: Callable[..., Iterable[dict[str, Any]]]
+    options: tuple[str, ...]
+    description: str
+    example: str
+
+    @property
+    def validator(self) -> Check:
+        """The record check and file rules of this format (`exports.checks`)."""
+        return CHECKS[self.name]
+
+    def prepare(self, options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """`(row function options, consensus?)` from export options, failing on unknown names or values."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(f"`{o}`" for o in self.options) or "none"
+            raise ExportError(f"format `{self.name}`: unknown option `{unknown[0]}` (known: {known})")
+        opts = dict(options)
+        aggregate = opts.pop("aggregate", None) or "per-labeler"
+        if aggregate not in AGGREGATES:
+            raise ExportError(f"format `{self.name}`: option `aggregate`: expected one of "
+                              f"{', '.join(AGGREGATES)}, got {aggregate!r}")
+        if "exclude_flags" in opts:
+            opts["exclude_flags"] = frozenset(opts["exclude_flags"] or ())
+        return opts, aggregate == "consensus"
+
+    def split_records(self, rows: Iterable[Any], **options: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream `(split, record)` for every record the rows yield, in row order."""
+        opts, merge = self.prepare(options)
+        if merge:
+            rows = consensus_stream(rows)
+        fn = self.row_fn
+        for row in rows:
+            split = row.split
+            for rec in fn(row, **opts):
+                yield split, rec
+
+    def fn(self, rows: Iterable[Any], **options: Any) -> Iterator[dict[str, Any]]:
+        """Stream the records of `rows` (all splits together)."""
+        for _, rec in self.split_records(rows, **options):
+            yield rec
+
+
+def manifest_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as JSON: sets become sorted lists, keys sorted."""
+    return {k: sorted(v) if isinstance(v, set | frozenset) else v for k, v in sorted(options.items())}
+
+
+def _f(name: str, source: str, fn: Callable[..., Any], options: tuple[str, ...], description: str,
+       example: str) -> tuple[str, Format]:
+    return name, Format(name, source, fn, options, description, example)
+
+
+FORMATS: dict[str, Format] = dict([
+    _f("sft-messages", "demonstrations", sft.sft_messages, (),
+       "conversational SFT: the whole dialogue, every written turn kept (TRL SFTTrainer)",
+       '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}'),
+    _f("sft-prompt-completion", "demonstrations", sft.sft_prompt_completion, (),
+       "prompt-completion SFT: one line per written assistant turn (TRL SFTTrainer)",
+       '{"prompt": [{"role": "user", "content": "Hi"}], "completion": [{"role": "assistant", '
+       '"content": "Hello!"}]}'),
+    _f("pairs", "rankings", preference.pairs, RANKING_OPTIONS,
+       "preference pairs, C(K,2) minus ties per ranking, one group_id per ranking (TRL RewardTrainer, "
+       "DPOTrainer)",
+       '{"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": '
+       '"Hello!"}], "rejected": [{"role": "assistant", "content": "Go away."}], "group_id": "r7", '
+       '"margin": 2.0}'),
+    _f("rankings", "rankings", preference.rankings, RANKING_OPTIONS,
+       "one whole ranking per line, candidates in rank order with ranks, Likert scores and flags",
+       '{"ranking_id": 7, "group_id": "r7", "prompt_id": 3, ..., "candidates": [{"candidate_id": 11, '
+       '"completion": [{"role": "assistant", "content": "Hello!"}], "model": "m", "rank": 1, "likert": 6, '
+       '"flags": [], "position": 2}, ...]}'),
+    _f("kto", "rankings", preference.kto, (*RANKING_OPTIONS, "none_acceptable_undesirable"),
+       "unpaired preference: top-ranked candidates desirable, bottom-ranked undesirable (TRL KTOTrainer)",
+       '{"prompt": [{"role": "user", "content": "Hi"}], "completion": [{"role": "assistant", "content": '
+       '"Hello!"}], "label": true}'),
+    _f("openai-chat", "demonstrations", sft.openai_chat, ("weight_non_human",),
+       "OpenAI chat fine-tuning; `weight_non_human` trains only the labelers' assistant turns",
+       '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", '
+       '"weight": 1}]}'),
+    _f("openai-preference", "rankings", preference.openai_preference, RANKING_OPTIONS,
+       "OpenAI preference (DPO) fine-tuning, one line per pair",
+       '{"input": {"messages": [{"role": "user", "content": "Hi"}]}, "preferred_output": [{"role": '
+       '"assistant", "content": "Hello!"}], "non_preferred_output": [{"role": "assistant", "content": '
+       '"Go away."}]}'),
+    _f("openai-legacy", "demonstrations", sft.openai_legacy, ("separator", "stop"),
+       "OpenAI legacy completions (babbage-002, davinci-002): separator and stop absent from the data",
+       '{"prompt": "Hi\\n\\n###\\n\\n", "completion": " Hello! END"}'),
+])
+
+
+def get_format(name: str) -> Format:
+    """The named format, or a clear error listing the known ones."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ExportError(f"unknown format `{name}`; known: {', '.join(FORMATS)}") from None

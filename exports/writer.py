@@ -1,0 +1,255 @@
+"""The one writer: streams records into `DIR/<split>.jsonl`, validates them on the way, and only
+when everything succeeded renames the files into place with `manifest.json` and `README.md`.
+
+Design constraints:
+- memory stays flat: a record is serialized (orjson: UTF-8, `\\n` line ends, keys in the order the
+  format built them, non-ASCII as is) into a ~1 MiB buffer that is hashed, written and reused;
+- all or nothing: everything goes to temporary files in DIR, fsynced and renamed at the end; any
+  exception (from the rows, a format, validation, disk) removes every temporary file and leaves
+  whatever DIR held before untouched; the manifest is renamed last;
+- reproducible: the same records give byte-identical data files and card; only the manifest's
+  `created_at` differs between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from exports.card import dataset_card
+from exports.errors import ExportError, InvalidExport
+from exports.formats import get_format, manifest_options
+from exports.rows import SPLITS
+from exports.validate import Report, Validator
+
+BUFFER_BYTES = 1 << 20
+PROGRESS_EVERY = 10_000
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: the manifest (as written), the validation reports, the final paths."""
+
+    manifest: dict[str, Any]
+    reports: dict[str, Report]
+    paths: list[Path] = field(default_factory=list)
+
+
+class _SplitFile:
+    """One split's temporary JSONL file, its running sha256, size and count, and its validator."""
+
+    def __init__(self, folder: Path, split: str, validator: Validator | None):
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{split}.", suffix=".jsonl.tmp")
+        self.tmp = Path(name)
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.validator = validator
+        # A bytearray, not a list of lines: orjson's bytes objects keep ~4 KiB of capacity each.
+        self.buf = bytearray()
+        self.bytes = self.records = 0
+        self.sha = hashlib.sha256()
+
+    def flush(self) -> None:
+        self.sha.update(self.buf)
+        self.file.write(self.buf)
+        self.bytes += len(self.buf)
+        del self.buf[:]
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.flush()
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+
+
+def _split_order(split: str) -> tuple[int, str]:
+    return (SPLITS.index(split) if split in SPLITS else len(SPLITS), split)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(BUFFER_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_tmp(folder: Path, name: str, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(tmp)
+
+
+def write_export(
+    out_dir: str | os.PathLike[str],
+    format: str,
+    rows: Iterable[Any],
+    *,
+    options: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    labeler_version: str,
+    parquet: bool = False,
+    validate: bool = True,
+    target_model: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Export `rows` in `format` to `out_dir` (see the module rules); raise InvalidExport on bad output.
+
+    For `openai-legacy`, pass `separator` and `stop` in `options` (from `choose_legacy_markers`
+    over a first pass); they are checked against every record and recorded in the manifest.
+    """
+    fmt = get_format(format)
+    opts = dict(options or {})
+    records = fmt.split_records(rows, **opts)
+    return write_records(out_dir, records, format=fmt.name, options=opts, filters=filters,
+                         labeler_version=labeler_version, parquet=parquet, validate=validate,
+                         target_model=target_model, progress=progress, now=now)
+
+
+def write_records(
+    out_dir: str | os.PathLike[str],
+    records: Iterable[tuple[str, Any]],
+    *,
+    format: str,
+    labeler_version: str,
+    options: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    parquet: bool = False,
+    validate: bool = True,
+    target_model: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write `(split, record)` pairs as one JSONL file per split, all or nothing."""
+    fmt = get_format(format)
+    options = dict(options or {})
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, _SplitFile] = {}
+    temps: list[Path] = []
+    try:
+        _stream(folder, records, files, temps, fmt.name, options, validate, target_model, progress)
+        splits = sorted(files, key=_split_order)
+        reports = {s: files[s].validator.finish(size=files[s].bytes) for s in splits if files[s].validator}
+        if any(not r.ok for r in reports.values()):
+            raise InvalidExport([reports[s] for s in splits if s in reports])
+        staged, entries = _stage(folder, files, splits, parquet, temps)
+        counts = {s: files[s].records for s in splits}
+        names = {s: {e["kind"]: e["path"] for e in entries if e["split"] == s} for s in splits}
+        card = dataset_card(format=fmt.name, source=fmt.source, description=fmt.description,
+                            example=fmt.example, files=names, counts=counts, filters=filters or {},
+                            options=manifest_options(options), labeler_version=labeler_version)
+        manifest = {
+            "format": fmt.name,
+            "source": fmt.source,
+            "filters": dict(filters or {}),
+            "options": manifest_options(options),
+            "counts": counts,
+            "files": entries,
+            "validation": {s: _summary(r) for s, r in reports.items()},
+            "tool": {"name": "labeler", "version": labeler_version},
+            "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
+        staged.append((_write_tmp(folder, "README.md", card.encode("utf-8")), "README.md"))
+        temps.append(staged[-1][0])
+        body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        staged.append((_write_tmp(folder, "manifest.json", body), "manifest.json"))
+        temps.append(staged[-1][0])
+    except BaseException:
+        for f in files.values():
+            if not f.file.closed:
+                f.file.close()
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    previous = _previous_files(folder)
+    for tmp, final in staged:  # the manifest comes last: a present manifest means a finished export
+        os.replace(tmp, folder / final)
+    written = {final for _, final in staged}
+    for stale in previous - written:
+        (folder / stale).unlink(missing_ok=True)
+    return ExportResult(manifest, reports, [folder / final for _, final in staged])
+
+
+def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _SplitFile],
+            temps: list[Path], format: str, options: Mapping[str, Any], validate: bool,
+            target_model: str | None, progress: Callable[[int], None] | None) -> None:
+    """The hot loop: serialize, buffer, validate; opens a split's file on its first record."""
+    dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    n = 0
+    for split, rec in records:
+        f = files.get(split)
+        if f is None:
+            if not isinstance(split, str) or not _SPLIT_NAME.match(split):
+                raise ExportError(f"split {split!r}: expected a name of letters, digits and `_`")
+            v = Validator(format, name=f"{split}.jsonl", target_model=target_model,
+                          min_examples=None if split == "train" else 0,
+                          separator=options.get("separator"), stop=options.get("stop")) if validate else None
+            files[split] = f = _SplitFile(folder, split, v)
+            temps.append(f.tmp)
+        f.buf += dumps(rec, option=opt)
+        f.records += 1
+        if len(f.buf) >= BUFFER_BYTES:
+            f.flush()
+        if f.validator is not None:
+            f.validator.add(rec)
+        n += 1
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
+    for f in files.values():
+        f.close()
+    if progress is not None and n % PROGRESS_EVERY:
+        progress(n)
+
+
+def _stage(folder: Path, files: dict[str, _SplitFile], splits: list[str], parquet: bool,
+           temps: list[Path]) -> tuple[list[tuple[Path, str]], list[dict[str, Any]]]:
+    """The temporary files to rename and their manifest entries (Parquet converted here)."""
+    staged: list[tuple[Path, str]] = []
+    entries: list[dict[str, Any]] = []
+    for s in splits:
+        f = files[s]
+        staged.append((f.tmp, f"{s}.jsonl"))
+        entries.append({"path": f"{s}.jsonl", "split": s, "kind": "jsonl", "records": f.records,
+                        "bytes": f.bytes, "sha256": f.sha.hexdigest()})
+        if parquet:
+            from exports.parquet import jsonl_to_parquet
+
+            fd, name = tempfile.mkstemp(dir=folder, prefix=f".{s}.", suffix=".parquet.tmp")
+            os.close(fd)
+            tmp = Path(name)
+            temps.append(tmp)
+            jsonl_to_parquet(f.tmp, tmp)
+            staged.append((tmp, f"{s}.parquet"))
+            entries.append({"path": f"{s}.parquet", "split": s, "kind": "parquet", "records": f.records,
+                            "bytes": tmp.stat().st_size, "sha256": _sha256(tmp)})
+    return staged, entries
+
+
+def _summary(report: Report) -> dict[str, Any]:
+    return {"errors": len(report.errors), "warnings": [p.render(report.name) for p in report.warnings],
+            "stats": report.stats}
+
+
+def _previous_files(folder: Path) -> set[str]:
+    """Files a previous export in this folder listed (to remove the ones this export does not write)."""
+    try:
+        old = orjson.loads((folder / "manifest.json").read_bytes())
+        names = {e["path"] for e in old.get("files", [])}
+    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError, KeyError):
+        return set()
+    return {n for n in names if isinstance(n, str) and "/" not in n and not n.startswith(".")}

@@ -1,0 +1,96 @@
+"""Hand-made rows for the exporter tests: small, readable, and covering every rule.
+
+Rankings: a 4-way ranking with a tie and a flagged candidate, a Likert-scored ranking whose
+scores disagree with one rank, "none acceptable", unranked items with a multi-turn, non-ASCII
+prompt, a skipped ranking, and three labelers' rankings of one prompt (for consensus).
+Demonstrations: single-turn, multi-turn with a model-written turn, a context that already holds an
+assistant turn, a skipped one, and texts that contain the default legacy markers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from exports.rows import DemonstrationRow, RankedItem, RankingRow
+
+USER = {"role": "user", "content": "Name a fruit."}
+
+
+def ranking(ranking_id, prompt_id, items, *, split="train", messages=(USER,), labeler="ann", **kw):
+    """A ranking row from `(candidate_id, text, rank, likert, flags)` tuples."""
+    return RankingRow(
+        ranking_id=ranking_id, prompt_id=prompt_id, split=split, messages=list(messages),
+        items=[RankedItem(candidate_id=c, text=t, model="m1", rank=r, likert=lk, flags=list(fl), position=i)
+               for i, (c, t, r, lk, fl) in enumerate(items)],
+        labeler=labeler, submitted_at="2025-03-01T10:00:00Z", **kw,
+    )
+
+
+@pytest.fixture
+def ranking_rows() -> list[RankingRow]:
+    """Five rankings, one per rule (see the module docstring), ordered by prompt id."""
+    return [
+        ranking(1, 1, [(11, "Apple.", 1, None, []), (12, "Banana.", 2, None, []),
+                       (13, "A banana!", 2, None, ["hallucination"]), (14, "No.", 4, None, ["rude"])]),
+        ranking(2, 2, [(21, "Cherry, a stone fruit.", 1, 7, []), (22, "Plum.", 2, 4, []),
+                       (23, "Cherry", 3, 5, [])], split="valid", labeler="bob"),
+        ranking(3, 3, [(31, "Rock.", 1, None, []), (32, "Car.", 2, None, [])], none_acceptable=True),
+        ranking(4, 4, [(41, "Pomme — une pomme, café ☕", 1, None, []), (42, "日本の梨", 2, None, []),
+                       (43, "unranked", None, None, [])],
+                messages=[{"role": "system", "content": "Answer in French."},
+                          {"role": "user", "content": "Un fruit ?"},
+                          {"role": "assistant", "content": "Lequel ?"},
+                          {"role": "user", "content": "Un fruit rouge."}],
+                split="test", labeler=None, origin="imported", external_id="ext-4"),
+        ranking(5, 5, [(51, "Kiwi.", None, None, []), (52, "Lime.", None, None, [])], status="skipped"),
+    ]
+
+
+@pytest.fixture
+def panel_rows() -> list[RankingRow]:
+    """Three labelers rank prompt 6's candidates A, B, C: twice A > B > C, once B > A > C."""
+    a, b, c = (61, "A"), (62, "B"), (63, "C")
+    return [
+        ranking(6, 6, [(*a, 1, 6, []), (*b, 2, 5, []), (*c, 3, 1, [])], labeler="ann"),
+        ranking(7, 6, [(*a, 1, 7, []), (*b, 2, 4, []), (*c, 3, 2, ["rude"])], labeler="bob"),
+        ranking(8, 6, [(*b, 1, 6, []), (*a, 2, 5, []), (*c, 3, 3, [])], labeler="cy"),
+    ]
+
+
+def demo(demonstration_id, prompt_id, messages, turns, *, split="train", **kw):
+    """A demonstration row."""
+    return DemonstrationRow(demonstration_id=demonstration_id, prompt_id=prompt_id, split=split,
+                            messages=list(messages), turns=list(turns), labeler="ann",
+                            submitted_at="2025-03-02T09:00:00Z", **kw)
+
+
+def _a(text, **kw):
+    return {"role": "assistant", "content": text, **kw}
+
+
+def _u(text):
+    return {"role": "user", "content": text}
+
+
+@pytest.fixture
+def demo_rows() -> list[DemonstrationRow]:
+    """Four demonstrations (see the module docstring)."""
+    return [
+        demo(1, 10, [_u("Write a haiku about autumn.")],
+             [_a("Leaves drift in cold wind,\nred and gold on quiet paths —\nthe year exhales slow.")]),
+        demo(2, 11, [{"role": "system", "content": "Be brief."}, _u("Plan a picnic.")],
+             [_a("Bread, cheese, fruit."), _u("And drinks?"), _a("Lemonade and water.")],
+             human_turns=[0, 1], split="valid"),
+        demo(3, 12, [_u("Hi"), _a("Hello! How can I help?", weight=1), _u("Tell me a joke.")],
+             [_a("Why did the scarecrow win an award? He was outstanding in his field.")]),
+        demo(4, 13, [_u("Skip me")], [_a("x")], status="skipped"),
+    ]
+
+
+@pytest.fixture
+def marker_rows() -> list[DemonstrationRow]:
+    """Texts that hold the default legacy separator and stop, so the chooser must pick others."""
+    return [
+        demo(5, 14, [_u("Markdown rule?\n\n###\n\nLike that.")], [_a("Yes, that is a heading marker.")]),
+        demo(6, 15, [_u("How do films end?")], [_a("With THE END")]),
+    ]

@@ -1,0 +1,178 @@
+"""The writer: byte-identical output, all-or-nothing files, manifest, card, Parquet, flat memory."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from exports import ExportError, InvalidExport, RankedItem, RankingRow, write_export, write_records
+
+VERSION = "0.1.0-test"
+
+
+def _export(out, rows, fmt="pairs", **kw):
+    return write_export(out, fmt, rows, labeler_version=VERSION, **kw)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def generated_rows(n, *, k=4, fail_at=None):
+    """`n` rankings of K candidates over three splits, made lazily (raise at row `fail_at`)."""
+    for i in range(n):
+        if i == fail_at:
+            raise RuntimeError(f"database went away at row {i}")
+        yield RankingRow(
+            ranking_id=i + 1, prompt_id=i + 1, split=("train", "train", "valid", "test")[i % 4],
+            messages=[{"role": "user", "content": f"Question number {i}: what is {i} + {i}?"}],
+            items=[RankedItem(candidate_id=10 * i + j, text=f"Answer {j} to {i}: {'x' * (20 + j)}",
+                              rank=j + 1, likert=None, flags=[], position=j) for j in range(k)],
+        )
+
+
+def test_same_rows_give_byte_identical_files(tmp_path, ranking_rows):
+    a = _export(tmp_path / "a", ranking_rows, parquet=True)
+    b = _export(tmp_path / "b", ranking_rows, parquet=True)
+    fa, fb = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert sorted(fa) == ["README.md", "manifest.json", "test.jsonl", "test.parquet", "train.jsonl",
+                          "train.parquet", "valid.jsonl", "valid.parquet"]
+    assert {k: v for k, v in fa.items() if k != "manifest.json"} == {k: v for k, v in fb.items()
+                                                                      if k != "manifest.json"}
+    a.manifest.pop("created_at"), b.manifest.pop("created_at")
+    assert a.manifest == b.manifest
+
+
+def test_one_file_per_split_and_a_manifest_that_matches_them(tmp_path, ranking_rows):
+    when = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+    result = _export(tmp_path, ranking_rows, options={"exclude_flags": {"rude", "hallucination"}},
+                     filters={"project": "fruit", "status": ["submitted"]}, now=when)
+    manifest = orjson.loads((tmp_path / "manifest.json").read_bytes())
+    assert manifest == result.manifest
+    assert manifest["format"] == "pairs" and manifest["source"] == "rankings"
+    assert manifest["counts"] == {"train": 1, "valid": 3, "test": 1}
+    assert manifest["options"] == {"exclude_flags": ["hallucination", "rude"]}
+    assert manifest["filters"] == {"project": "fruit", "status": ["submitted"]}
+    assert manifest["tool"] == {"name": "labeler", "version": VERSION}
+    assert manifest["created_at"] == "2025-03-04T05:06:07Z"
+    for entry in manifest["files"]:
+        data = (tmp_path / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+        assert entry["records"] == data.count(b"\n") == manifest["counts"][entry["split"]]
+    assert manifest["validation"]["train"]["errors"] == 0
+    assert manifest["validation"]["train"]["stats"]["examples"] == 1
+    text = (tmp_path / "train.jsonl").read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "\r" not in text
+    # non-ASCII is written as is, not \u-escaped
+    assert "Pomme — une pomme, café ☕" in (tmp_path / "test.jsonl").read_text(encoding="utf-8")
+
+
+def test_the_dataset_card_declares_each_split(tmp_path, ranking_rows):
+    _export(tmp_path, ranking_rows)
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    header = card.split("---\n")[1]
+    assert "configs:\n- config_name: default\n  data_files:\n" in header
+    for split in ("train", "valid", "test"):
+        assert f"  - split: {split}\n    path: {split}.jsonl\n" in header
+    assert "# labeler export: `pairs`" in card and "load_dataset(\"json\"" in card
+
+
+def test_a_failing_row_source_leaves_no_file_and_no_temp_file(tmp_path):
+    with pytest.raises(RuntimeError, match="went away"):
+        _export(tmp_path, generated_rows(5000, fail_at=3000))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_keeps_the_previous_export_untouched(tmp_path, ranking_rows):
+    _export(tmp_path, ranking_rows)
+    before = _files(tmp_path)
+    with pytest.raises(RuntimeError):
+        _export(tmp_path, generated_rows(100, fail_at=50), parquet=True)
+    assert _files(tmp_path) == before
+
+
+def test_an_invalid_export_fails_with_its_report_and_writes_nothing(tmp_path, demo_rows):
+    # three training conversations: OpenAI needs at least 10
+    with pytest.raises(InvalidExport) as caught:
+        _export(tmp_path, demo_rows, fmt="openai-chat")
+    assert "train.jsonl: 2 examples: OpenAI needs at least 10 in a training file" in str(caught.value)
+    assert [r.name for r in caught.value.reports] == ["train.jsonl", "valid.jsonl"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_records_fail_mid_stream_checks(tmp_path):
+    records = [("train", {"prompt": "q", "chosen": "same", "rejected": "same"})]
+    with pytest.raises(InvalidExport, match="line 1 of train.jsonl: field `rejected`: same as `chosen`"):
+        write_records(tmp_path, records, format="pairs", labeler_version=VERSION)
+    assert list(tmp_path.iterdir()) == []
+    write_records(tmp_path, records, format="pairs", labeler_version=VERSION, validate=False)
+    assert (tmp_path / "train.jsonl").read_text() == '{"prompt":"q","chosen":"same","rejected":"same"}\n'
+
+
+def test_a_new_export_removes_the_files_of_the_previous_one_it_does_not_write(tmp_path, ranking_rows):
+    _export(tmp_path, ranking_rows, parquet=True)
+    _export(tmp_path, [r for r in ranking_rows if r.split == "train"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "manifest.json", "train.jsonl"]
+
+
+def test_parquet_is_readable_and_matches_the_jsonl(tmp_path, ranking_rows, panel_rows):
+    pq = pytest.importorskip("pyarrow.parquet")
+    _export(tmp_path / "pairs", generated_rows(4_000), parquet=True)  # several record batches
+    _export(tmp_path / "rankings", ranking_rows, fmt="rankings", parquet=True)
+    for folder in (tmp_path / "pairs", tmp_path / "rankings"):
+        for split in ("train", "valid", "test"):
+            lines = (folder / f"{split}.jsonl").read_bytes().splitlines()
+            table = pq.read_table(folder / f"{split}.parquet")
+            assert table.to_pylist() == [orjson.loads(line) for line in lines]
+
+
+def test_legacy_markers_go_into_the_manifest(tmp_path, marker_rows):
+    from exports import choose_legacy_markers, legacy_texts
+
+    separator, stop = choose_legacy_markers(legacy_texts(marker_rows))
+    rows = marker_rows * 5  # at least 10 training examples
+    result = _export(tmp_path, rows, fmt="openai-legacy", options={"separator": separator, "stop": stop})
+    assert result.manifest["options"] == {"separator": "\n\n===\n\n", "stop": " ###END###"}
+    with pytest.raises(ExportError, match="the separator '\\\\n\\\\n###\\\\n\\\\n' occurs in its text"):
+        _export(tmp_path / "bad", rows, fmt="openai-legacy")
+    assert not (tmp_path / "bad").exists() or list((tmp_path / "bad").iterdir()) == []
+
+
+def test_unknown_formats_options_and_split_names_are_refused(tmp_path, ranking_rows):
+    with pytest.raises(ExportError, match="unknown format `nope`; known: sft-messages"):
+        _export(tmp_path, ranking_rows, fmt="nope")
+    with pytest.raises(ExportError, match="format `pairs`: unknown option `exclude_flag` "
+                                          "\\(known: `exclude_flags`, `aggregate`\\)"):
+        _export(tmp_path, ranking_rows, options={"exclude_flag": ["rude"]})
+    with pytest.raises(ExportError, match="option `aggregate`: expected one of per-labeler, consensus"):
+        _export(tmp_path, ranking_rows, options={"aggregate": "majority"})
+    with pytest.raises(ExportError, match="split '../x'"):
+        write_records(tmp_path, [("../x", {"prompt": "q", "chosen": "a", "rejected": "b"})], format="pairs",
+                      labeler_version=VERSION)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_is_reported(tmp_path):
+    seen = []
+    _export(tmp_path, generated_rows(5000), progress=seen.append)
+    assert seen == [10_000, 20_000, 30_000]
+
+
+def _peak_bytes(n, folder):
+    tracemalloc.start()
+    _export(folder, generated_rows(n))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_memory_stays_flat_as_the_rows_grow(tmp_path):
+    small = _peak_bytes(1_000, tmp_path / "small")
+    large = _peak_bytes(8_000, tmp_path / "large")  # 8x the rows: 48,000 pairs
+    assert large < small * 1.5 + 2_000_000, (small, large)
