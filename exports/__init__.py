@@ -7,7 +7,7 @@ writer is the only place that touches files; every export validates its own outp
 
 from exports.aggregate import consensus, consensus_stream
 from exports.errors import ExportError, InvalidExport
-from exports.formats import FORMATS, Format, get_format
+from exports.formats import FORMATS, Format, formats_table, get_format
 from exports.pairing import kto_labels, pair_count, ranked_pairs
 from exports.rows import DemonstrationRow, Message, RankedItem, RankingRow
 from exports.sft import choose_legacy_markers, legacy_texts, render_legacy_prompt
@@ -17,6 +17,6 @@ from exports.writer import ExportResult, write_export, write_records
 __all__ = [
     "FORMATS", "DemonstrationRow", "ExportError", "ExportResult", "Format", "InvalidExport", "Message",
     "Problem", "RankedItem", "RankingRow", "Report", "Validator", "choose_legacy_markers", "consensus",
-    "consensus_stream", "get_format", "kto_labels", "legacy_texts", "pair_count", "ranked_pairs",
+    "consensus_stream", "formats_table", "get_format", "kto_labels", "legacy_texts", "pair_count", "ranked_pairs",
     "render_legacy_prompt", "validate_file", "validate_records", "write_export", "write_records",
 ]

@@ -1,8 +1,9 @@
 """The dataset card (`README.md`) written beside an export, in the Hugging Face style.
 
-The YAML header declares one config whose data files are the JSONL splits, so the folder loads
-with `datasets.load_dataset(DIR)` as well as with `load_dataset("json", data_files=...)`. The card
-holds no timestamp: the same export gives the same bytes (the manifest records the time).
+The YAML header declares one config whose data files are the splits — the Parquet files when the
+export wrote them (one schema across all splits, so they always load together), else the JSONL
+files — so the folder loads with `datasets.load_dataset(DIR)`. The card holds no timestamp: the
+same export gives the same bytes (the manifest records the time).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def dataset_card(
     """Markdown with a YAML header; `files` maps split -> {"jsonl": name, "parquet"?: name}."""
     head = ["---", "configs:", "- config_name: default", "  data_files:"]
     for split, names in files.items():
-        head += [f"  - split: {split}", f"    path: {names['jsonl']}"]
+        head += [f"  - split: {split}", f"    path: {names.get('parquet', names['jsonl'])}"]
     head += ["tags:", "- labeler", f"- {format}", "---", ""]
     table = ["| split | examples | files |", "| --- | ---: | --- |"]
     table += [f"| {split} | {counts[split]:,} | {', '.join(f'`{n}`' for n in names.values())} |"
@@ -62,4 +63,11 @@ def dataset_card(
         "```",
         "",
     ]
+    if format == "rankings":
+        body += [
+            "`datasets` takes column types from the first rows of the first split: a column that is null",
+            "(or an empty list) there, as ranking metadata can be, needs `features=` with the JSONL files;",
+            "the Parquet files (`parquet=True`) share one schema across splits and need nothing.",
+            "",
+        ]
     return "\n".join(head + body)

@@ -160,10 +160,46 @@ def _completion(value: Any, field: str, v: Sink, *, assistant_only: bool) -> int
 
 
 PAIR_KEYS = frozenset({"prompt", "chosen", "rejected", "group_id", "margin", "agreement"})
+OUR_PAIRS = (PAIR_KEYS - {"agreement"}, PAIR_KEYS)  # the two shapes the `pairs` format writes
+
+
+def _fast_pair(rec: dict[str, Any], v: Sink) -> int | None:
+    """Tokens of a well-formed pair in the shape `pairs` writes, or None to take the full checks.
+
+    It reports nothing itself: anything unusual falls through to `check_pairs`' full path. Written
+    out flat, since an export runs it on every pair it writes (the prompt list is checked once per
+    ranking: its pairs share it).
+    """
+    state = v.state
+    cache = state.get("prompt")
+    if cache is None or cache[0] is not rec["prompt"] or cache[1] is None:
+        return None
+    chosen, rejected = rec["chosen"], rec["rejected"]
+    if type(chosen) is not list or type(rejected) is not list or len(chosen) != 1 or len(rejected) != 1:
+        return None
+    c, r = chosen[0], rejected[0]
+    if (type(c) is not dict or type(r) is not dict or c.keys() != PLAIN or r.keys() != PLAIN
+            or c["role"] != "assistant" or r["role"] != "assistant"):
+        return None
+    ct, rt = c["content"], r["content"]
+    if type(ct) is not str or type(rt) is not str or not has_text(ct) or not has_text(rt) or ct == rt:
+        return None
+    margin, share = rec["margin"], rec.get("agreement")
+    if type(margin) is not float or margin != margin or (
+            share is not None and (type(share) is not float or not 0 <= share <= 1)):
+        return None
+    group = rec["group_id"]
+    if group != state.get("group"):
+        _group(group, v)
+    return cache[1] + PER_MESSAGE + max(approx_tokens(ct), approx_tokens(rt)) + PER_EXAMPLE
 
 
 def check_pairs(rec: Any, v: Sink) -> int | None:
     """TRL preference rows (RewardTrainer, DPOTrainer): one type across columns, chosen != rejected."""
+    if type(rec) is dict and (rec.keys() == OUR_PAIRS[0] or rec.keys() == OUR_PAIRS[1]):
+        tokens = _fast_pair(rec, v)
+        if tokens is not None:
+            return tokens
     if not _object(rec, v, ("chosen", "rejected"), PAIR_KEYS, strict=False):
         return None
     if _conversational(rec, ("prompt", "chosen", "rejected"), v) is None:

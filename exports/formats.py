@@ -69,8 +69,9 @@ class Format:
 
 
 def manifest_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Options as JSON: sets become sorted lists, keys sorted."""
-    return {k: sorted(v) if isinstance(v, set | frozenset) else v for k, v in sorted(options.items())}
+    """Options as JSON, keys sorted; flag sets become sorted lists (the same export, the same manifest)."""
+    return {k: sorted(v or ()) if k == "exclude_flags" or isinstance(v, set | frozenset) else v
+            for k, v in sorted(options.items())}
 
 
 def _f(name: str, source: str, fn: Callable[..., Any], options: tuple[str, ...], description: str,
@@ -94,9 +95,13 @@ FORMATS: dict[str, Format] = dict([
        '"margin": 2.0}'),
     _f("rankings", "rankings", preference.rankings, RANKING_OPTIONS,
        "one whole ranking per line, candidates in rank order with ranks, Likert scores and flags",
-       '{"ranking_id": 7, "group_id": "r7", "prompt_id": 3, ..., "candidates": [{"candidate_id": 11, '
-       '"completion": [{"role": "assistant", "content": "Hello!"}], "model": "m", "rank": 1, "likert": 6, '
-       '"flags": [], "position": 2}, ...]}'),
+       '{"ranking_id": 7, "group_id": "r7", "prompt_id": 3, "external_id": null, "prompt": [{"role": '
+       '"user", "content": "Hi"}], "labeler": "ann", "origin": "human", "status": "submitted", '
+       '"none_acceptable": false, "submitted_at": "2025-03-01T10:00:00Z", "agreement": null, '
+       '"consensus_of": [], "reference": null, "candidates": [{"candidate_id": 11, "completion": [{"role": '
+       '"assistant", "content": "Hello!"}], "model": "m", "rank": 1, "likert": 6, "flags": [], "position": 1}, '
+       '{"candidate_id": 12, "completion": [{"role": "assistant", "content": "Go away."}], "model": "m", '
+       '"rank": 2, "likert": 2, "flags": ["rude"], "position": 0}]}'),
     _f("kto", "rankings", preference.kto, (*RANKING_OPTIONS, "none_acceptable_undesirable"),
        "unpaired preference: top-ranked candidates desirable, bottom-ranked undesirable (TRL KTOTrainer)",
        '{"prompt": [{"role": "user", "content": "Hi"}], "completion": [{"role": "assistant", "content": '
@@ -114,6 +119,15 @@ FORMATS: dict[str, Format] = dict([
        "OpenAI legacy completions (babbage-002, davinci-002): separator and stop absent from the data",
        '{"prompt": "Hi\\n\\n###\\n\\n", "completion": " Hello! END"}'),
 ])
+
+
+def formats_table() -> str:
+    """A markdown table of every format with its source, options and one example line (for the README)."""
+    lines = ["| format | from | options | one line |", "| --- | --- | --- | --- |"]
+    for f in FORMATS.values():
+        options = ", ".join(f"`{o}`" for o in f.options) or "none"
+        lines.append(f"| `{f.name}` | {f.source} | {options} | {f.description}: `{f.example}` |")
+    return "\n".join(lines) + "\n"
 
 
 def get_format(name: str) -> Format:

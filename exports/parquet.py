@@ -1,8 +1,10 @@
 """JSONL -> Parquet beside it, streamed in record batches (pyarrow, imported only when asked for).
 
-Two passes over the JSONL file: the first unifies the schema of every batch (a column that is
-null in the first thousand lines and a string later must still be a string column), the second
-writes the batches with that schema. Memory holds one batch, whatever the file's size.
+Two passes over the JSONL files of all splits: the first unifies the schema of every batch of
+every split (a column that is null in the first thousand lines, or in the whole training split,
+and a string later must still be a string column, in every split's file, or `datasets` cannot
+load the splits together), the second writes the batches with that one schema. Memory holds one
+batch, whatever the files' sizes.
 """
 
 from __future__ import annotations
@@ -28,20 +30,19 @@ def _batches(path: Path, rows: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def jsonl_to_parquet(src: Path, dst: Path, *, batch_rows: int = BATCH_ROWS) -> int:
-    """Write `src`'s records to `dst` as Parquet; return the number of rows written."""
+def jsonl_to_parquet(pairs: list[tuple[Path, Path]], *, batch_rows: int = BATCH_ROWS) -> None:
+    """Write each `(src.jsonl, dst.parquet)` pair's records as Parquet, all with one unified schema."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = None
-    for batch in _batches(src, batch_rows):
-        found = pa.Table.from_pylist(batch).schema
-        schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
-    if schema is None:
-        schema = pa.schema([])
-    n = 0
-    with pq.ParquetWriter(dst, schema, compression="zstd") as writer:
+    for src, _ in pairs:
         for batch in _batches(src, batch_rows):
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-            n += len(batch)
-    return n
+            found = pa.Table.from_pylist(batch).schema
+            schema = found if schema is None else pa.unify_schemas([schema, found],
+                                                                   promote_options="permissive")
+    schema = schema if schema is not None else pa.schema([])
+    for src, dst in pairs:
+        with pq.ParquetWriter(dst, schema, compression="zstd") as writer:
+            for batch in _batches(src, batch_rows):
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))

@@ -21,10 +21,10 @@ def pairs(row: RankingRow, *, exclude_flags: Set[str] = NO_FLAGS) -> Iterator[di
     group = row.group_id
     shares = row.pair_agreement if row.consensus_of else None
     for better, worse, margin in ranked_pairs(row, exclude_flags):
-        rec = {
+        rec = {  # assistant() inlined: this loop is the hot path of the biggest exports
             "prompt": prompt,
-            "chosen": assistant(better.text),
-            "rejected": assistant(worse.text),
+            "chosen": [{"role": "assistant", "content": better.text}],
+            "rejected": [{"role": "assistant", "content": worse.text}],
             "group_id": group,
             "margin": margin,
         }

@@ -10,8 +10,8 @@ estimated training tokens.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,6 @@ from exports.tokens import DEFAULT_LIMIT, default_epochs, model_limit
 MIN_OPENAI_EXAMPLES = 10
 MAX_OPENAI_BYTES = 512 * 1024 * 1024
 MAX_PROBLEMS = 200  # distinct problems kept per kind; repeats are counted, not stored
-RESERVOIR = 10_000  # token counts kept for percentiles (exact up to this many examples)
 
 
 @dataclass
@@ -149,11 +148,10 @@ class Validator:
             self.state["stop"] = stop
         self.elsewhere = elsewhere
         self.counts: dict[str, int] = {}
-        self.examples = self.counted = self.total = self.billed = 0
-        self.low: int | None = None
-        self.high = 0
-        self.sample: list[int] = []
-        self._rng = random.Random(0)  # a fixed seed: the same file gives the same report
+        self.examples = 0
+        # tokens -> examples: exact statistics in memory bounded by the distinct token counts
+        self.histogram: dict[int, int] = {}
+        self._fn = self.check.fn
         if not known:
             self.report.warnings.append(Problem(None, None, f"unknown model `{target_model}`: checking "
                                                 f"against the default {DEFAULT_LIMIT:,}-token limit"))
@@ -188,29 +186,18 @@ class Validator:
     def add(self, record: Any) -> None:
         """Check the next record."""
         self.state["line"] += 1
-        tokens = self.check.fn(record, self)
+        tokens = self._fn(record, self)
         self.examples += 1
         if self.elsewhere is not None:
             other = self.elsewhere.get(example_key(record))
             if other is not None:
                 self.error(None, f"the same example is line {other[1]} of {other[0]}: an example may not "
                                  "be in both the training and the validation file")
-        if tokens is None:
-            return
-        if tokens > self.limit and self.check.openai:
-            self.error(None, f"~{tokens:,} tokens, over the {self.limit:,}-token training context of "
-                             f"`{self.model or 'the default model'}`: OpenAI would cut the end off")
-        self.counted += 1
-        self.total += tokens
-        self.billed += min(tokens, self.limit)
-        self.low = tokens if self.low is None else min(self.low, tokens)
-        self.high = max(self.high, tokens)
-        if len(self.sample) < RESERVOIR:
-            self.sample.append(tokens)
-        else:
-            j = self._rng.randrange(self.counted)
-            if j < RESERVOIR:
-                self.sample[j] = tokens
+        if tokens is not None:
+            self.histogram[tokens] = self.histogram.get(tokens, 0) + 1
+            if tokens > self.limit and self.check.openai:
+                self.error(None, f"~{tokens:,} tokens, over the {self.limit:,}-token training context of "
+                                 f"`{self.model or 'the default model'}`: OpenAI would cut the end off")
 
     def add_unparsable(self, message: str) -> None:
         """Count a line that is not a JSON value as an error at the next line."""
@@ -234,20 +221,32 @@ class Validator:
         r.stats = self._stats(size)
         return r
 
+    def _percentile(self, q: float, counted: int) -> int:
+        """The token count below which a share `q` of the examples fall (nearest rank)."""
+        rank = max(1, math.ceil(q * counted))
+        seen = 0
+        for tokens in sorted(self.histogram):
+            seen += self.histogram[tokens]
+            if seen >= rank:
+                return tokens
+        return max(self.histogram)
+
     def _stats(self, size: int | None) -> dict[str, Any]:
         stats: dict[str, Any] = {"examples": self.examples}
         if size is not None:
             stats["bytes"] = size
-        if self.sample:
-            s = sorted(self.sample)
+        h = self.histogram
+        if h:
+            counted = sum(h.values())
+            total = sum(t * n for t, n in h.items())
             stats["tokens"] = {
-                "min": self.low, "mean": round(self.total / self.counted),
-                "p50": s[len(s) // 2], "p95": s[min(len(s) - 1, int(len(s) * 0.95))], "max": self.high,
+                "min": min(h), "mean": round(total / counted), "p50": self._percentile(0.5, counted),
+                "p95": self._percentile(0.95, counted), "max": max(h),
             }
             epochs = default_epochs(self.examples) if self.check.openai else 1
-            stats["total_tokens"] = self.total
+            stats["total_tokens"] = total
             stats["epochs"] = epochs
-            stats["estimated_training_tokens"] = self.billed * epochs
+            stats["estimated_training_tokens"] = sum(min(t, self.limit) * n for t, n in h.items()) * epochs
             if self.check.openai:
                 stats["context_limit"] = self.limit
         if self.counts:

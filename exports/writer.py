@@ -4,9 +4,10 @@ when everything succeeded renames the files into place with `manifest.json` and 
 Design constraints:
 - memory stays flat: a record is serialized (orjson: UTF-8, `\\n` line ends, keys in the order the
   format built them, non-ASCII as is) into a ~1 MiB buffer that is hashed, written and reused;
-- all or nothing: everything goes to temporary files in DIR, fsynced and renamed at the end; any
-  exception (from the rows, a format, validation, disk) removes every temporary file and leaves
-  whatever DIR held before untouched; the manifest is renamed last;
+- all or nothing: everything goes to temporary files in DIR (`.<name>.*.tmp`), fsynced and renamed
+  at the end; any exception (from the rows, a format, validation, disk) removes every temporary
+  file and leaves whatever DIR held before untouched; the manifest is renamed last; temporary files
+  of a killed export are removed by the next export into DIR (so one DIR takes one export at a time);
 - reproducible: the same records give byte-identical data files and card; only the manifest's
   `created_at` differs between runs.
 """
@@ -84,8 +85,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_tmp(folder: Path, name: str, data: bytes) -> Path:
+def _write_tmp(folder: Path, name: str, data: bytes, temps: list[Path]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    temps.append(Path(tmp))
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
@@ -139,14 +141,18 @@ def write_records(
     options = dict(options or {})
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(".*.tmp"):  # from an export that was killed: no `finally` ran
+        leftover.unlink(missing_ok=True)
     files: dict[str, _SplitFile] = {}
     temps: list[Path] = []
     try:
         _stream(folder, records, files, temps, fmt.name, options, validate, target_model, progress)
         splits = sorted(files, key=_split_order)
         reports = {s: files[s].validator.finish(size=files[s].bytes) for s in splits if files[s].validator}
+        if validate and fmt.validator.openai and "train" not in files:  # OpenAI needs a training file
+            reports["train"] = Validator(fmt.name, name="train.jsonl", target_model=target_model).finish()
         if any(not r.ok for r in reports.values()):
-            raise InvalidExport([reports[s] for s in splits if s in reports])
+            raise InvalidExport(list(reports.values()))
         staged, entries = _stage(folder, files, splits, parquet, temps)
         counts = {s: files[s].records for s in splits}
         names = {s: {e["kind"]: e["path"] for e in entries if e["split"] == s} for s in splits}
@@ -160,15 +166,13 @@ def write_records(
             "options": manifest_options(options),
             "counts": counts,
             "files": entries,
-            "validation": {s: _summary(r) for s, r in reports.items()},
+            "validation": {s: _summary(reports[s]) for s in splits if s in reports},
             "tool": {"name": "labeler", "version": labeler_version},
             "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
-        staged.append((_write_tmp(folder, "README.md", card.encode("utf-8")), "README.md"))
-        temps.append(staged[-1][0])
+        staged.append((_write_tmp(folder, "README.md", card.encode("utf-8"), temps), "README.md"))
         body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-        staged.append((_write_tmp(folder, "manifest.json", body), "manifest.json"))
-        temps.append(staged[-1][0])
+        staged.append((_write_tmp(folder, "manifest.json", body, temps), "manifest.json"))
     except BaseException:
         for f in files.values():
             if not f.file.closed:
@@ -219,23 +223,22 @@ def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _
 def _stage(folder: Path, files: dict[str, _SplitFile], splits: list[str], parquet: bool,
            temps: list[Path]) -> tuple[list[tuple[Path, str]], list[dict[str, Any]]]:
     """The temporary files to rename and their manifest entries (Parquet converted here)."""
-    staged: list[tuple[Path, str]] = []
-    entries: list[dict[str, Any]] = []
-    for s in splits:
-        f = files[s]
-        staged.append((f.tmp, f"{s}.jsonl"))
-        entries.append({"path": f"{s}.jsonl", "split": s, "kind": "jsonl", "records": f.records,
-                        "bytes": f.bytes, "sha256": f.sha.hexdigest()})
-        if parquet:
-            from exports.parquet import jsonl_to_parquet
+    staged = [(files[s].tmp, f"{s}.jsonl") for s in splits]
+    entries = [{"path": f"{s}.jsonl", "split": s, "kind": "jsonl", "records": files[s].records,
+                "bytes": files[s].bytes, "sha256": files[s].sha.hexdigest()} for s in splits]
+    if parquet:
+        from exports.parquet import jsonl_to_parquet
 
+        pairs = []
+        for s in splits:
             fd, name = tempfile.mkstemp(dir=folder, prefix=f".{s}.", suffix=".parquet.tmp")
             os.close(fd)
-            tmp = Path(name)
-            temps.append(tmp)
-            jsonl_to_parquet(f.tmp, tmp)
+            temps.append(Path(name))
+            pairs.append((files[s].tmp, Path(name)))
+        jsonl_to_parquet(pairs)
+        for s, (_, tmp) in zip(splits, pairs, strict=True):
             staged.append((tmp, f"{s}.parquet"))
-            entries.append({"path": f"{s}.parquet", "split": s, "kind": "parquet", "records": f.records,
+            entries.append({"path": f"{s}.parquet", "split": s, "kind": "parquet", "records": files[s].records,
                             "bytes": tmp.stat().st_size, "sha256": _sha256(tmp)})
     return staged, entries
 

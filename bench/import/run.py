@@ -71,14 +71,62 @@ def one(backend: str, file: Path) -> None:
     }))
 
 
+def floor(file: Path) -> None:
+    """Child process: the SQLite floor — the same rows, pre-built, inserted by bare executemany.
+
+    No parsing, hashing, dedup or validation is timed: only what SQLite itself costs for these
+    rows in this schema (same indexes, WAL, one transaction), so the import's figure can be read
+    against it.
+    """
+    import sqlite3
+
+    import orjson
+
+    from labeler.hygiene import assign_split, content_hash, normalize_text, prefix_hash
+    from labeler.services.admin import upgrade_database
+
+    rows = []
+    with file.open("rb") as fh:
+        for line in fh:
+            r = orjson.loads(line)
+            norm = normalize_text([{"role": "user", "content": r["prompt"]}])
+            h = content_hash(norm)
+            rows.append((1, orjson.dumps([{"role": "user", "content": r["prompt"]}]).decode(), file.name, r["id"],
+                         r["user"], assign_split(r["user"]), h, prefix_hash(norm, 200), "{}", 0, 0,
+                         "2026-01-01 00:00:00.000000"))
+    rows = list({row[6]: row for row in rows}.values())  # the floor stores no duplicates either
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "floor.db"
+        upgrade_database(f"sqlite:///{db}")
+        conn = sqlite3.connect(db, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("INSERT INTO projects (id, name, guidelines, settings, created_at, updated_at) "
+                     "VALUES (1, 'floor', '', '{}', '2026-01-01', '2026-01-01')")
+        sql = ("INSERT INTO prompts (project_id, messages, source, external_id, origin_user, split, content_hash, "
+               "prefix_hash, meta, demonstration_count, ranking_count, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        for i in range(0, len(rows), 5000):
+            conn.executemany(sql, rows[i:i + 5000])
+        conn.execute("COMMIT")
+        seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": round(seconds, 2), "rows": len(rows)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-SQLite floor measurement")
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         one(args.one[0], Path(args.one[1]))
+        return
+    if args.floor:
+        floor(Path(args.floor))
         return
     data = OUT / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -91,10 +139,15 @@ def main() -> None:
             row = run_child(Path(__file__), ["--one", backend, str(file)])
             row.update(size=size, target=f">= {TARGET:,}/s" if backend == "sqlite" else "-",
                        met="yes" if backend != "sqlite" or row["prompts_per_s"] >= TARGET else "NO")
+            if backend == "sqlite" and not args.no_floor:
+                bare = run_child(Path(__file__), ["--floor", str(file)])
+                row["floor_s"] = bare["seconds"]
+                row["floor_per_s"] = round(size / bare["seconds"])
+                row["x_floor"] = round(row["seconds"] / bare["seconds"], 2)
             rows.append(row)
             print(json.dumps(row), flush=True)
     cols = ["backend", "size", "prompts_added", "duplicates", "over_cap", "seconds", "prompts_per_s",
-            "target", "met", "peak_rss_mb"]
+            "target", "met", "floor_s", "floor_per_s", "x_floor", "peak_rss_mb"]
     print(write_table("import", rows, cols, "Import (prompts JSONL, dedup on)"))
 
 

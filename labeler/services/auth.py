@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +24,6 @@ from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the username is unknown, so that failure takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 MIN_PASSWORD_LENGTH = 8
 
@@ -141,7 +140,7 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     settings = get_settings()
     user = session.scalar(select(User).where(User.username == username))
     if user is None or user.password_hash is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return LoginResult(None, WRONG_CREDENTIALS)
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
@@ -159,6 +158,12 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
         user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     return LoginResult(user)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that failure takes as long as a wrong password."""
+    return _hasher.hash("not a real password")
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -169,17 +169,21 @@ def _error_summary(path: Path, count: int, errors: list[str]) -> str:
 
 @contextmanager
 def _quiet_gc() -> Iterator[None]:
-    """Keep the collector off the long-lived objects while millions of short-lived ones pass.
+    """Pause the cyclic garbage collector while millions of short-lived objects pass.
 
-    An import allocates a few objects per record; the collector's full passes over everything
-    else in the process (SQLAlchemy, pydantic, the app) otherwise cost a fifth of the time.
+    An import allocates a few objects per record and frees them by reference counting (the
+    batches hold no cycles), but each allocation burst triggers collector passes over everything
+    else in the process (SQLAlchemy, pydantic, the app): a fifth to a third of the import's time.
+    One collection afterwards catches anything cyclic made meanwhile, in any thread.
     """
-    gc.collect()
-    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+        gc.collect()
 
 
 def _prime_filters(run: _Run) -> None:
@@ -319,7 +323,10 @@ def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
          p.phash, p.meta_json, 0, 0, created)
         for p in fresh
     ]
-    conn.exec_driver_sql(_prompt_insert_sql(conn.dialect.name), rows)
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, "prompts", _PROMPT_COLUMNS, rows)
+    else:
+        conn.exec_driver_sql(_prompt_insert_sql(), rows)
     by_split = run.report.by_split
     for p in fresh:
         by_split[p.split] = by_split.get(p.split, 0) + 1
@@ -329,13 +336,17 @@ def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
     run.report.prompts_added += len(rows)
 
 
-def _prompt_insert_sql(dialect: str) -> str:
-    if dialect == "postgresql":
-        marks = ["%s"] * len(_PROMPT_COLUMNS)
-        marks[1] = marks[8] = "CAST(%s AS jsonb)"
-    else:
-        marks = ["?"] * len(_PROMPT_COLUMNS)
-    return f"INSERT INTO prompts ({', '.join(_PROMPT_COLUMNS)}) VALUES ({', '.join(marks)})"
+def _prompt_insert_sql() -> str:
+    marks = ", ".join("?" * len(_PROMPT_COLUMNS))
+    return f"INSERT INTO prompts ({', '.join(_PROMPT_COLUMNS)}) VALUES ({marks})"
+
+
+def _copy_rows(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """PostgreSQL's bulk path: COPY through psycopg, on the session's connection and transaction."""
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _bind_created_at(conn: Any) -> Any:

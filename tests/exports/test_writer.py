@@ -50,7 +50,7 @@ def test_same_rows_give_byte_identical_files(tmp_path, ranking_rows):
 
 def test_one_file_per_split_and_a_manifest_that_matches_them(tmp_path, ranking_rows):
     when = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-    result = _export(tmp_path, ranking_rows, options={"exclude_flags": {"rude", "hallucination"}},
+    result = _export(tmp_path, ranking_rows, options={"exclude_flags": ["rude", "hallucination"]},
                      filters={"project": "fruit", "status": ["submitted"]}, now=when)
     manifest = orjson.loads((tmp_path / "manifest.json").read_bytes())
     assert manifest == result.manifest
@@ -104,6 +104,21 @@ def test_an_invalid_export_fails_with_its_report_and_writes_nothing(tmp_path, de
     assert "train.jsonl: 2 examples: OpenAI needs at least 10 in a training file" in str(caught.value)
     assert [r.name for r in caught.value.reports] == ["train.jsonl", "valid.jsonl"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_openai_export_without_training_examples_is_invalid(tmp_path, demo_rows):
+    valid_only = [r for r in demo_rows if r.split == "valid"]
+    with pytest.raises(InvalidExport, match="train.jsonl: 0 examples: OpenAI needs at least 10"):
+        _export(tmp_path, valid_only, fmt="openai-chat")
+    assert list(tmp_path.iterdir()) == []
+    _export(tmp_path, valid_only, fmt="sft-messages")  # TRL has no such rule
+    assert (tmp_path / "valid.jsonl").exists()
+
+
+def test_temporary_files_of_a_killed_export_are_cleared_by_the_next(tmp_path, ranking_rows):
+    (tmp_path / ".train.abc123.jsonl.tmp").write_text('{"half": ')
+    _export(tmp_path, ranking_rows)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_invalid_records_fail_mid_stream_checks(tmp_path):

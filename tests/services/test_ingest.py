@@ -226,3 +226,48 @@ def test_import_is_audited_without_file_contents(db_url):
     with session_scope(write=False) as s:
         event = s.scalar(select(Event).where(Event.action == "import"))
     assert event.details["prompts_added"] == 80 and event.details["file"] == "mt_bench_question.jsonl"
+
+
+@pytest.fixture
+def in_worker(monkeypatch):
+    """Force the parsing worker process even for small files."""
+    from labeler.readers import pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+
+
+def test_worker_process_import_matches_in_process(db_url, in_worker, monkeypatch):
+    monkeypatch.setenv("LABELER_IMPORT_BATCH_SIZE", "50")
+    make_project("p")
+    report = run_import(SHARED_DATA / "oasst1-en-validation" / "oasst1_en_validation_first1005.jsonl")
+    assert (report.prompts_added, report.candidates_added, report.rankings_added) == (369, 589, 208)
+    assert report.skipped == {"deleted": 12, "spam": 23, "orphan": 2}
+
+
+def test_worker_process_errors_reach_the_caller_and_nothing_is_stored(db_url, in_worker, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABELER_MAX_RECORD_BYTES", "2048")
+    make_project("p")
+    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": f"fine {i}"} for i in range(30)] + [{"prompt": "x" * 5000}])
+    with pytest.raises(Invalid, match="line 31"):
+        run_import(path)
+    rows = [{"prompt": "ok", "user": "u"}, {"prompt": 7}]
+    with pytest.raises(Invalid, match="line 2"):
+        run_import(write_jsonl(tmp_path / "q.jsonl", rows))
+    assert counts()["prompts"] == 0
+    assert run_import(write_jsonl(tmp_path / "q.jsonl", rows), skip_invalid=True,
+                      rejects_path=tmp_path / "r.jsonl").pii == {}
+
+
+def test_stored_prompts_keep_their_content_and_an_aware_timestamp(db_url, tmp_path):
+    make_project("p")
+    rows = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi ünïcode ✓"}],
+             "id": "x1", "user": "ann", "category": "greeting"}]
+    run_import(write_jsonl(tmp_path / "p.jsonl", rows))
+    with session_scope(write=False) as s:
+        prompt = s.scalar(select(Prompt))
+    assert prompt.messages == rows[0]["messages"]
+    assert (prompt.external_id, prompt.origin_user, prompt.meta) == ("x1", "ann", {"category": "greeting"})
+    assert prompt.created_at.tzinfo is not None
+    from db.base import utcnow
+
+    assert abs((utcnow() - prompt.created_at).total_seconds()) < 120
