@@ -134,3 +134,28 @@ def test_every_command_has_help_and_is_in_the_readme(path, cmd):
     assert re.search(r"labeler " + re.escape(" ".join(path)) + r"\b", readme) or (
         f"`{path[-1]}`" in readme and f"labeler {path[0]}" in readme
     ), f"`labeler {' '.join(path)}` is not in README.md"
+
+
+def test_export_validate_and_history(db_url, tmp_path):
+    invoke("project", "create", "qa")
+    invoke("import", str(SHARED_DATA / "openassistant" / "en_100_tree.jsonl"), "--project", "qa")
+    out = tmp_path / "pairs"
+    summary = json.loads(invoke("export", "pairs", "--project", "qa", "--out", str(out), "--json").stdout)
+    assert summary["format"] == "pairs" and sum(summary["counts"].values()) > 0
+    train = out / "train.jsonl"
+    assert invoke("validate", str(train), "--format", "pairs").exit_code == 0
+    history = json.loads(invoke("export-history", "--project", "qa", "--json").stdout)
+    assert [h["id"] for h in history] == [summary["id"]]
+    bad = invoke("export", "pairs", "--project", "qa", "--out", str(tmp_path / "x"), "--status", "approved", ok=False)
+    assert bad.exit_code == 1 and "approved" in bad.output
+
+
+def test_validate_reports_the_toy_files_faults_and_exits_1(tmp_path):
+    toy = SHARED_DATA / "openai-cookbook" / "toy_chat_fine_tuning.jsonl"
+    result = invoke("validate", str(toy), "--format", "openai-chat", ok=False)
+    assert result.exit_code == 1
+    assert "at least 10" in result.output and "line 4 of toy_chat_fine_tuning.jsonl" in result.output
+    report = json.loads(invoke("validate", str(toy), "--format", "openai-chat", "--json", ok=False).stdout)
+    assert report["errors"] and report["stats"]["examples"] == 5
+    dpo = SHARED_DATA / "azure-foundry-dpo" / "orca_dpo_pairs_validation.jsonl"
+    assert "valid" in invoke("validate", str(dpo), "--format", "openai-preference").output

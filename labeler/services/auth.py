@@ -171,3 +171,15 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def refresh_actor(session: Session, user_id: int) -> Actor | None:
+    """The stored user as an Actor if it still exists and is active, else None (log them out).
+
+    The app calls this on every run, so a deactivated user or a changed role takes effect at once,
+    and the role always comes from the database, never from what the browser session remembers.
+    """
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    return actor_for(user)

@@ -1,0 +1,227 @@
+"""Exports: stream rows from the store into the pure formats of `exports/`, and keep a history.
+
+Design constraints:
+- Memory stays flat: rankings are streamed in chunks (`yield_per`) and each chunk's items are
+  fetched with one query, so nothing is ever held whole. Rows come ordered by prompt, so the
+  consensus mode can merge a prompt's rankings as they pass.
+- The writer validates its own output and writes all or nothing; an invalid export raises
+  Invalid with the validation report and leaves no file.
+- Every export is recorded (format, filters, counts, sha256 of each file), so it can be reproduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from db.models import Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
+from exports import (
+    FORMATS,
+    DemonstrationRow,
+    ExportError,
+    InvalidExport,
+    RankedItem,
+    RankingRow,
+    choose_legacy_markers,
+    get_format,
+    legacy_texts,
+    write_export,
+)
+from labeler import __version__
+from labeler.errors import Invalid
+from labeler.services.actors import Actor, require_admin
+from labeler.services.events import record_event
+from labeler.services.projects import get_project_or_raise
+
+CHUNK = 2000
+
+
+class ExportFilters(BaseModel):
+    """Which work goes into an export; empty lists mean "all"."""
+
+    statuses: list[Literal["submitted", "accepted"]] = Field(default_factory=lambda: ["submitted", "accepted"])
+    origins: list[Literal["human", "imported"]] = Field(default_factory=list)
+    splits: list[Literal["train", "valid", "test"]] = Field(default_factory=list)
+    labelers: list[str] = Field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ExportRequest(BaseModel):
+    """One export: format, destination, filters and format options."""
+
+    format: str
+    project: str
+    out_dir: Path
+    filters: ExportFilters = Field(default_factory=ExportFilters)
+    aggregate: Literal["per-labeler", "consensus"] = "per-labeler"
+    exclude_flags: list[str] = Field(default_factory=list)
+    weight_non_human: bool = False
+    parquet: bool = False
+    target_model: str | None = None
+
+
+class ExportSummary(BaseModel):
+    """What an export wrote, for the CLI and the app."""
+
+    id: int
+    format: str
+    path: str
+    counts: dict[str, int]
+    files: list[dict[str, Any]]
+    warnings: int = 0
+
+
+Progress = Callable[[int], None]
+
+
+def export_dataset(session: Session, actor: Actor, request: ExportRequest, progress: Progress | None = None) -> ExportSummary:
+    """Write one export (admins only); Invalid, and no file, when the output would be invalid."""
+    require_admin(actor)
+    project = get_project_or_raise(session, request.project)
+    if request.format not in FORMATS:
+        raise Invalid(f"unknown export format `{request.format}`: expected one of {', '.join(FORMATS)}")
+    fmt = get_format(request.format)
+    options = _options(request, fmt.options)
+    rows: Callable[[], Iterator[Any]]
+    if fmt.source == "rankings":
+        rows = lambda: ranking_rows(session, project.id, request.filters)  # noqa: E731
+    else:
+        rows = lambda: demonstration_rows(session, project.id, request.filters)  # noqa: E731
+    if fmt.name == "openai-legacy":  # markers must appear nowhere in the data: a first pass finds them
+        options["separator"], options["stop"] = choose_legacy_markers(legacy_texts(rows()))
+    filters = {"project": project.name, **request.filters.model_dump(mode="json")}
+    try:
+        result = write_export(
+            request.out_dir, fmt.name, rows(), options=options, filters=filters, labeler_version=__version__,
+            parquet=request.parquet, target_model=request.target_model, progress=progress,
+        )
+    except InvalidExport as e:
+        report = "\n".join(r.to_text() for r in e.reports)
+        raise Invalid(f"the `{fmt.name}` export would be invalid; nothing was written:\n{report}") from None
+    except ExportError as e:
+        raise Invalid(str(e)) from None
+    manifest = result.manifest
+    files = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+    record = Export(
+        project_id=project.id, format=fmt.name, filters=filters, counts=manifest["counts"], files=files,
+        path=str(Path(request.out_dir).resolve()), tool_version=__version__, created_by=actor.id,
+    )
+    session.add(record)
+    session.flush()
+    record_event(session, actor, "export", "project", project.id, format=fmt.name, counts=manifest["counts"])
+    warnings = sum(len(r.warnings) for r in result.reports.values())
+    return ExportSummary(id=record.id, format=fmt.name, path=record.path, counts=manifest["counts"],
+                         files=manifest["files"], warnings=warnings)
+
+
+def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The format options the request sets, refusing ones the format does not take."""
+    given: dict[str, Any] = {}
+    if request.aggregate != "per-labeler":
+        given["aggregate"] = request.aggregate
+    if request.exclude_flags:
+        given["exclude_flags"] = sorted(request.exclude_flags)
+    if request.weight_non_human:
+        given["weight_non_human"] = True
+    for name in given:
+        if name not in allowed:
+            raise Invalid(f"format `{request.format}` does not take `{name.replace('_', '-')}`")
+    if "aggregate" in allowed and "aggregate" not in given:
+        given["aggregate"] = "per-labeler"
+    return given
+
+
+def list_exports(session: Session, actor: Actor, project_name: str | None = None) -> list[Export]:
+    """Past exports, newest first (admins only)."""
+    require_admin(actor)
+    query = select(Export).order_by(Export.id.desc())
+    if project_name:
+        query = query.where(Export.project_id == get_project_or_raise(session, project_name).id)
+    return list(session.scalars(query))
+
+
+def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project_id: int,
+              filters: ExportFilters) -> Select:
+    query = query.where(Prompt.project_id == project_id, model.status.in_(filters.statuses))
+    if filters.origins:
+        query = query.where(model.origin.in_(filters.origins))
+    if filters.splits:
+        query = query.where(Prompt.split.in_(filters.splits))
+    if filters.since:
+        query = query.where(model.submitted_at >= filters.since)
+    if filters.until:
+        query = query.where(model.submitted_at < filters.until)
+    if filters.labelers:
+        query = query.where(User.username.in_(filters.labelers))
+    return query
+
+
+def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[RankingRow]:
+    """Rankings as export rows, ordered by prompt then ranking, streamed in chunks."""
+    query = _filtered(
+        select(Ranking.id, Ranking.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id, User.username,
+               Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at)
+        .join(Prompt, Prompt.id == Ranking.prompt_id)
+        .outerjoin(User, User.id == Ranking.labeler_id),
+        Ranking, project_id, filters,
+    ).order_by(Ranking.prompt_id, Ranking.id)
+    for chunk in session.execute(query, execution_options={"yield_per": CHUNK}).partitions():
+        items = _items_of(session, [r[0] for r in chunk])
+        for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at in chunk:
+            yield RankingRow(
+                ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=items.get(rid, ()),
+                external_id=ext, labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
+                submitted_at=at.isoformat() if at else None,
+            )
+
+
+def _items_of(session: Session, ranking_ids: list[int]) -> dict[int, list[RankedItem]]:
+    rows = session.execute(
+        select(RankingItem.ranking_id, RankingItem.candidate_id, Candidate.text, Candidate.model,
+               RankingItem.rank, RankingItem.likert, RankingItem.flags, RankingItem.position)
+        .join(Candidate, Candidate.id == RankingItem.candidate_id)
+        .where(RankingItem.ranking_id.in_(ranking_ids))
+        .order_by(RankingItem.ranking_id, RankingItem.position, RankingItem.candidate_id)
+    )
+    items: dict[int, list[RankedItem]] = {}
+    for rid, cid, text, model, rank, likert, flags, position in rows:
+        items.setdefault(rid, []).append(
+            RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
+                       flags=tuple(flags or ()), position=position)
+        )
+    return items
+
+
+def demonstration_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[DemonstrationRow]:
+    """Demonstrations as export rows, ordered by prompt, streamed in chunks."""
+    query = _filtered(
+        select(Demonstration.id, Demonstration.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id,
+               Demonstration.turns, Demonstration.suggestion, User.username, Demonstration.origin,
+               Demonstration.status, Demonstration.submitted_at)
+        .join(Prompt, Prompt.id == Demonstration.prompt_id)
+        .outerjoin(User, User.id == Demonstration.labeler_id),
+        Demonstration, project_id, filters,
+    ).order_by(Demonstration.prompt_id, Demonstration.id)
+    for did, pid, split, messages, ext, turns, suggestion, labeler, origin, status, at in session.execute(
+        query, execution_options={"yield_per": CHUNK}
+    ):
+        yield DemonstrationRow(
+            demonstration_id=did, prompt_id=pid, split=split, messages=messages, turns=turns, external_id=ext,
+            labeler=labeler, origin=origin, status=status, submitted_at=at.isoformat() if at else None,
+            human_turns=human_turns(turns, suggestion),
+        )
+
+
+def human_turns(turns: list[dict[str, Any]], suggestion: dict[str, Any] | None) -> list[int] | None:
+    """Indices of the turns a labeler wrote: a model suggestion kept word for word is not theirs."""
+    suggested = (suggestion or {}).get("text")
+    if not suggested:
+        return None
+    return [i for i, t in enumerate(turns) if not (t["role"] == "assistant" and t["content"] == suggested)]
