@@ -35,6 +35,7 @@ def create_store_engine(url: str, **kwargs) -> Engine:
     """Create the engine for `url` with the pragmas and transaction modes the services rely on."""
     url = normalize_url(url)
     kwargs.setdefault("json_serializer", _json_dumps)  # JSON columns are hot on import and export
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)

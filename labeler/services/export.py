@@ -12,12 +12,13 @@ Design constraints:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
@@ -138,6 +139,26 @@ def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]
     return given
 
 
+def preview_export(session: Session, actor: Actor, request: ExportRequest, limit: int = 5) -> list[dict[str, Any]]:
+    """The first records the export would write, without writing anything (admins only)."""
+    require_admin(actor)
+    project = get_project_or_raise(session, request.project)
+    if request.format not in FORMATS:
+        raise Invalid(f"unknown export format `{request.format}`: expected one of {', '.join(FORMATS)}")
+    fmt = get_format(request.format)
+    options = _options(request, fmt.options)
+    if fmt.source == "rankings":
+        rows: Iterator[Any] = ranking_rows(session, project.id, request.filters)
+    else:
+        rows = demonstration_rows(session, project.id, request.filters)
+    if fmt.name == "openai-legacy":
+        options["separator"], options["stop"] = "\n\n###\n\n", " END"  # a preview needs no scan of the data
+    try:
+        return list(islice(fmt.fn(rows, **options), limit))
+    except ExportError as e:
+        raise Invalid(str(e)) from None
+
+
 def list_exports(session: Session, actor: Actor, project_name: str | None = None) -> list[Export]:
     """Past exports, newest first (admins only)."""
     require_admin(actor)
@@ -172,8 +193,10 @@ def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> I
         .outerjoin(User, User.id == Ranking.labeler_id),
         Ranking, project_id, filters,
     ).order_by(Ranking.prompt_id, Ranking.id)
-    for chunk in session.execute(query, execution_options={"yield_per": CHUNK}).partitions():
-        items = _items_of(session, [r[0] for r in chunk])
+    # Core execution on the session's connection: these are plain columns, no ORM loading needed.
+    conn = session.connection()
+    for chunk in conn.execute(query, execution_options={"yield_per": CHUNK}).partitions():
+        items = _items_of(conn, [r[0] for r in chunk])
         for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at in chunk:
             yield RankingRow(
                 ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=items.get(rid, ()),
@@ -182,8 +205,8 @@ def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> I
             )
 
 
-def _items_of(session: Session, ranking_ids: list[int]) -> dict[int, list[RankedItem]]:
-    rows = session.execute(
+def _items_of(conn: Connection, ranking_ids: list[int]) -> dict[int, list[RankedItem]]:
+    rows = conn.execute(
         select(RankingItem.ranking_id, RankingItem.candidate_id, Candidate.text, Candidate.model,
                RankingItem.rank, RankingItem.likert, RankingItem.flags, RankingItem.position)
         .join(Candidate, Candidate.id == RankingItem.candidate_id)
@@ -209,9 +232,8 @@ def demonstration_rows(session: Session, project_id: int, filters: ExportFilters
         .outerjoin(User, User.id == Demonstration.labeler_id),
         Demonstration, project_id, filters,
     ).order_by(Demonstration.prompt_id, Demonstration.id)
-    for did, pid, split, messages, ext, turns, suggestion, labeler, origin, status, at in session.execute(
-        query, execution_options={"yield_per": CHUNK}
-    ):
+    rows = session.connection().execute(query, execution_options={"yield_per": CHUNK})
+    for did, pid, split, messages, ext, turns, suggestion, labeler, origin, status, at in rows:
         yield DemonstrationRow(
             demonstration_id=did, prompt_id=pid, split=split, messages=messages, turns=turns, external_id=ext,
             labeler=labeler, origin=origin, status=status, submitted_at=at.isoformat() if at else None,

@@ -159,3 +159,14 @@ def test_labelers_cannot_export(db_url, tmp_path):
     make_project("p", members=("alice",))
     with pytest.raises(Forbidden), session_scope() as s:
         export_dataset(s, alice, ExportRequest(format="pairs", project="p", out_dir=tmp_path))
+
+
+def test_preview_shows_the_first_records_and_writes_nothing(db_url, tmp_path):
+    from labeler.services.export import preview_export
+
+    make_project("p")
+    load(OASST)
+    with session_scope() as s:
+        records = preview_export(s, OPERATOR, ExportRequest(format="pairs", project="p", out_dir=tmp_path / "x"), 3)
+    assert len(records) == 3 and {"prompt", "chosen", "rejected", "group_id"} <= set(records[0])
+    assert not (tmp_path / "x").exists()
