@@ -16,11 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install labeler with its development tools
 
-run: $(STAMP)  ## migrate the SQLite database and load the demo project
+run: $(STAMP)  ## migrate the SQLite database, load the demo project and accounts, start the app
 	$(BIN)/labeler db upgrade
 	$(BIN)/labeler demo
-	$(BIN)/labeler stats --project demo
-	@echo "the web app (labeler serve) arrives with the labeling-app issue"
+	$(BIN)/labeler serve
 
 test: $(STAMP)  ## the whole suite, on SQLite and on a PostgreSQL server the run starts
 	$(BIN)/pytest -n $(JOBS) -q

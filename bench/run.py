@@ -10,7 +10,7 @@ import sys
 
 from bench.common import OUT, ROOT, machine
 
-BENCHES = ["import"]
+BENCHES = ["import", "queue", "export"]
 
 
 def main() -> None:

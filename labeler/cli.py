@@ -640,17 +640,28 @@ def serve(
 
 @app.command("demo")
 def demo() -> None:
-    """Create the `demo` project from bundled OpenAssistant conversations (once)."""
-    from labeler.services.demo import DEMO_PROJECT, ensure_demo_project
+    """Create the `demo` project (bundled OpenAssistant conversations) and demo accounts, once."""
+    from labeler.services.demo import DEMO_PROJECT, ensure_demo_accounts, ensure_demo_project
 
     ensure_migrated()
     with session_scope() as s:
         report = ensure_demo_project(s, _actor(s))
+        accounts = ensure_demo_accounts(s, _actor(s))
     if report is None:
         console.print(f"project `{DEMO_PROJECT}` already exists")
     else:
         console.print(f"project `{DEMO_PROJECT}` created")
         _print_import_report(report)
+    console.print("demo accounts (passwords are shown only now; keep them):")
+    for a in accounts:
+        if a.password is None:
+            detail = "already exists, password unchanged"
+        elif a.from_env:
+            variable = "LABELER_DEMO_ADMIN_PASSWORD" if a.role == "admin" else "LABELER_DEMO_LABELER_PASSWORD"
+            detail = f"password from ${variable}"
+        else:
+            detail = f"password {a.password}"
+        console.print(f"  {a.username} ({a.role}): {escape(detail)}")
 
 
 @app.command("stats")

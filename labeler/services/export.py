@@ -12,8 +12,8 @@ Design constraints:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import islice
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,7 +82,9 @@ class ExportSummary(BaseModel):
 Progress = Callable[[int], None]
 
 
-def export_dataset(session: Session, actor: Actor, request: ExportRequest, progress: Progress | None = None) -> ExportSummary:
+def export_dataset(
+    session: Session, actor: Actor, request: ExportRequest, progress: Progress | None = None
+) -> ExportSummary:
     """Write one export (admins only); Invalid, and no file, when the output would be invalid."""
     require_admin(actor)
     project = get_project_or_raise(session, request.project)

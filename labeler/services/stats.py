@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Demonstration, Prompt, Ranking
-from labeler.services.actors import Actor
-from labeler.services.projects import get_project_for
+from labeler.services.actors import Actor, require_admin
+from labeler.services.projects import get_project_for, list_projects
 
 
 def project_stats(session: Session, actor: Actor, project_name: str) -> dict[str, Any]:
@@ -51,3 +51,21 @@ def _work_counts(session: Session, model: type[Demonstration] | type[Ranking], p
         for key, value in (("by_status", status), ("by_origin", origin), ("by_split", split)):
             out[key][value] = out[key].get(value, 0) + n
     return out
+
+
+def projects_overview(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """One row of counts per project, for the admin overview (admins only)."""
+    require_admin(actor)
+    rows = []
+    for project in list_projects(session, actor):
+        data = project_stats(session, actor, project.name)
+        rows.append({
+            "project": project.name,
+            "prompts": data["prompts"]["total"],
+            "candidates": data["candidates"]["total"],
+            "demonstrations": data["demonstrations"]["by_status"].get("submitted", 0),
+            "rankings": data["rankings"]["by_status"].get("submitted", 0),
+            "imported rankings": data["rankings"]["by_origin"].get("imported", 0),
+            "created": project.created_at,
+        })
+    return rows

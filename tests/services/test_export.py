@@ -49,7 +49,7 @@ def test_pairs_from_imported_rankings_are_complete_grouped_and_split(db_url, tmp
     assert len(pairs) <= sum(comb(k, 2) for _, k in ks)  # ties make no pair
     assert summary.counts == {split: len(v) for split, v in files.items()}
     seen_groups: list[str] = []
-    for split, rows in files.items():
+    for rows in files.values():
         for row in rows:  # contiguous groups: a group never reappears after another started
             if not seen_groups or seen_groups[-1] != row["group_id"]:
                 assert row["group_id"] not in seen_groups
@@ -124,8 +124,9 @@ def _add_human_rankings(orders: list[list[int]]) -> None:
     with session_scope() as s:
         prompt_id = s.scalar(select(Prompt.id).order_by(Prompt.id))
         cands = s.scalars(select(Candidate.id).where(Candidate.prompt_id == prompt_id).order_by(Candidate.id)).all()
-        for labeler, ranks in zip(labelers, orders):
-            items = [RankingItem(candidate_id=c, rank=r, position=i) for i, (c, r) in enumerate(zip(cands, ranks))]
+        for labeler, ranks in zip(labelers, orders, strict=True):
+            placed = enumerate(zip(cands, ranks, strict=True))
+            items = [RankingItem(candidate_id=c, rank=r, position=i) for i, (c, r) in placed]
             s.add(Ranking(prompt_id=prompt_id, labeler_id=labeler, status="submitted", origin="human",
                           items=items, display_order=list(cands), submitted_at=utcnow()))
 

@@ -1,0 +1,54 @@
+"""Entry point (`labeler serve`): migrate once, find the logged-in user, show their role's pages.
+
+Navigation is the first gate (a page not listed for a role cannot be reached by URL); every page
+checks again through the services, which enforce the permissions themselves.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from labeler.app import deps
+
+
+def _page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
+    return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
+
+
+PAGE_PATHS = ("demonstrate", "rank", "my_work", "projects")
+
+
+def pages_for(role: str | None) -> list[st.Page]:
+    """The pages a role may open; logged out, only the login form (under every page's address,
+    so that a reload of /rank asks for the password and then opens Rank, instead of "page not found")."""
+    if role is None:
+        login = [_page("login", "Log in", ":material/login:", default=True)]
+        return login + [st.Page("views/login.py", title="Log in", url_path=path) for path in PAGE_PATHS]
+    pages = [
+        _page("demonstrate", "Demonstrate", ":material/edit_note:", default=True),
+        _page("rank", "Rank", ":material/format_list_numbered:"),
+        _page("my_work", "My work", ":material/insights:"),
+    ]
+    if role == "admin":
+        pages.append(_page("projects", "Projects", ":material/folder:"))
+    return pages
+
+
+def main() -> None:
+    """Render the app for the current session."""
+    st.set_page_config(page_title="labeler", page_icon=":material/rate_review:", layout="wide")
+    deps.ensure_database()
+    actor = deps.current_actor()
+    navigation = st.navigation(pages_for(actor.role if actor else None),
+                               position="sidebar" if actor else "hidden")
+    if actor is not None:
+        with st.sidebar:
+            st.caption(f"Logged in as **{actor.username}** ({actor.role})")
+            if st.button("Log out", key="logout", icon=":material/logout:"):
+                deps.logout("You have been logged out.")
+                st.rerun()
+    deps.show_flash()
+    navigation.run()
+
+
+main()

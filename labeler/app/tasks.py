@@ -1,0 +1,100 @@
+"""What the two labeling pages share: the project picker, the current lease, time on task.
+
+The current lease is kept per page (`"<ns>.assignment"`); each run re-reads it through
+`queue.get_task`, and when it is gone (submitted, skipped, expired) `queue.next_task` leases the next.
+Time on task runs from the moment this session first showed the task; the services add up the
+seconds each draft save and the submit report, so each second is sent once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from labeler.app import deps
+from labeler.app.render import show_text
+from labeler.errors import LabelerError
+from labeler.services.actors import Actor
+from labeler.services.projects import list_projects, settings_of
+from labeler.services.queue import Task, get_task, next_task, skip_task
+
+
+def projects_with(actor: Actor, kind: str | None = None) -> list[str]:
+    """Names of the actor's projects (those with `kind` among their task kinds, when given)."""
+    ok, projects = deps.call(list_projects, actor, write=False)
+    if not ok:
+        return []
+    return [p.name for p in projects if kind is None or kind in settings_of(p).task_kinds]
+
+
+def pick_project(actor: Actor, ns: str, kind: str | None = None) -> str | None:
+    """A project picker shared by name across pages (the choice is kept under `"<ns>.project"`)."""
+    names = projects_with(actor, kind)
+    if not names:
+        what = f" with {kind} tasks" if kind else ""
+        st.info(f"You are not a member of any project{what} yet. Ask an admin to add you.")
+        return None
+    remembered = st.session_state.get("project")
+    if st.session_state.get(f"{ns}.project") not in names:
+        st.session_state[f"{ns}.project"] = remembered if remembered in names else names[0]
+    name = st.selectbox("Project", names, key=f"{ns}.project")
+    st.session_state["project"] = name  # the last choice, so the next page opens on it
+    return name
+
+
+def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:
+    """The task this page is working on: the remembered lease, or the next one from the queue."""
+    aid = st.session_state.get(f"{ns}.assignment")
+    if aid is not None and st.session_state.get(f"{ns}.assignment_project") == project:
+        try:
+            with deps.session(write=False) as s:
+                return get_task(s, actor, aid)
+        except LabelerError:
+            pass  # finished, skipped or expired elsewhere: take the next one
+    forget_task(ns)
+    ok, task = deps.call(next_task, actor, project, kind)
+    if ok and task is not None:
+        st.session_state[f"{ns}.assignment"] = task.assignment_id
+        st.session_state[f"{ns}.assignment_project"] = project
+        started_key = f"{ns}.started.{task.assignment_id}"
+        st.session_state.setdefault(started_key, time.monotonic())
+    return task if ok else None
+
+
+def seconds_since_counted(ns: str, task: Task) -> float:
+    """Seconds on the task not yet sent to the services (they add up what drafts and the submit send)."""
+    started = st.session_state.setdefault(f"{ns}.started.{task.assignment_id}", time.monotonic())
+    return round(max(0.0, time.monotonic() - started), 3)
+
+
+def counted(ns: str, task: Task, seconds: float) -> None:
+    """Mark `seconds` as sent (after the service stored them), so they are never counted twice."""
+    key = f"{ns}.started.{task.assignment_id}"
+    st.session_state[key] = st.session_state.get(key, time.monotonic()) + seconds
+
+
+def forget_task(ns: str) -> None:
+    """Drop the remembered lease (after submit or skip) so the next run leases the next task."""
+    st.session_state.pop(f"{ns}.assignment", None)
+    st.session_state.pop(f"{ns}.assignment_project", None)
+
+
+def skip_box(actor: Actor, ns: str, task: Task) -> None:
+    """Skip with a reason, tucked away in an expander."""
+    aid = task.assignment_id
+    with st.expander("Skip this task", icon=":material/skip_next:"):
+        reason = st.text_input("Why skip it?", key=f"{ns}.skip_reason.{aid}",
+                               placeholder="e.g. needs expertise I lack, unclear prompt")
+        if st.button("Skip", key=f"{ns}.skip.{aid}"):
+            ok, _ = deps.call(skip_task, actor, aid, reason.strip())
+            if ok:
+                forget_task(ns)
+                deps.flash("Task skipped. Here is the next one.", "info")
+                st.rerun()
+
+
+def guidelines(task: Task, expanded: bool = False) -> None:
+    """The project's guidelines (markdown), collapsible."""
+    with st.expander("Guidelines", expanded=expanded, icon=":material/menu_book:"):
+        show_text(task.guidelines or "*This project has no guidelines yet.*")

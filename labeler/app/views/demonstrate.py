@@ -1,0 +1,159 @@
+"""Demonstrate: write the assistant's reply (or a whole dialogue, playing both sides) for a prompt.
+
+Design constraints:
+- The labeler never loses text: every edit is saved as a draft (on change, and on each run when
+  the editor differs from the last save) and restored from the database after a reload or a new login.
+- Submitting twice stores one demonstration (the service is idempotent per lease; the button's key
+  belongs to the lease, so a second click after the rerun hits nothing).
+- Turns alternate: assistant, then optional (user, assistant) pairs the labeler adds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from labeler.app import deps, tasks
+from labeler.app.render import show_conversation
+from labeler.services.actors import Actor
+from labeler.services.labeling import load_draft, save_draft, submit_demonstration
+from labeler.services.queue import Task
+
+NS = "demo"
+
+
+def model_configured() -> bool:
+    """True when an OpenAI-compatible model is configured (the generation service reads the same)."""
+    return bool(os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"))
+
+
+def _turn_key(aid: int, i: int) -> str:
+    return f"{NS}.turn.{aid}.{i}"
+
+
+def _count_key(aid: int) -> str:
+    return f"{NS}.turns.{aid}"
+
+
+def _saved_key(aid: int) -> str:
+    return f"{NS}.saved.{aid}"
+
+
+def _role(i: int) -> str:
+    return "assistant" if i % 2 == 0 else "user"
+
+
+def editor_turns(aid: int) -> list[dict]:
+    """The turns as the editor holds them now."""
+    n = st.session_state.get(_count_key(aid), 1)
+    return [{"role": _role(i), "content": st.session_state.get(_turn_key(aid, i), "")} for i in range(n)]
+
+
+def _load_editor(actor: Actor, task: Task) -> None:
+    """Fill the editor from the stored draft (first show in this session, or after another page)."""
+    aid = task.assignment_id
+    if _turn_key(aid, 0) in st.session_state:
+        return
+    ok, draft = deps.call(load_draft, actor, aid, write=False)
+    turns = draft if ok and draft else [{"role": "assistant", "content": ""}]
+    st.session_state[_count_key(aid)] = len(turns)
+    for i, turn in enumerate(turns):
+        st.session_state[_turn_key(aid, i)] = str(turn.get("content", ""))
+    st.session_state[_saved_key(aid)] = editor_turns(aid)
+
+
+def autosave(actor: Actor, task: Task) -> None:
+    """Save the editor as a draft when it differs from the last save."""
+    aid = task.assignment_id
+    turns = editor_turns(aid)
+    if turns == st.session_state.get(_saved_key(aid)):
+        return
+    seconds = tasks.seconds_since_counted(NS, task)
+    ok, _ = deps.call(save_draft, actor, aid, turns, seconds)
+    if ok:
+        tasks.counted(NS, task, seconds)
+        st.session_state[_saved_key(aid)] = turns
+
+
+def _resize(actor: Actor, task: Task, delta: int) -> None:
+    """Add (+2) or remove (-2) a user turn and the assistant turn after it, then save."""
+    aid = task.assignment_id
+    n = st.session_state.get(_count_key(aid), 1)
+    if delta > 0:
+        for i in range(n, n + delta):
+            st.session_state[_turn_key(aid, i)] = ""
+    else:
+        for i in range(n + delta, n):
+            st.session_state.pop(_turn_key(aid, i), None)
+    st.session_state[_count_key(aid)] = max(1, n + delta)
+    autosave(actor, task)
+
+
+def _editor(actor: Actor, task: Task) -> None:
+    aid = task.assignment_id
+    n = st.session_state.get(_count_key(aid), 1)
+    for i in range(n):
+        role = _role(i)
+        with st.chat_message(role):
+            st.text_area(
+                "Assistant reply" if i == 0 else f"{role.capitalize()} turn {i + 1}",
+                key=_turn_key(aid, i),
+                height=220 if role == "assistant" else 110,
+                placeholder="Write the reply a helpful, honest and harmless assistant would give."
+                if role == "assistant" else "What the user says next.",
+                on_change=autosave, args=(actor, task),
+            )
+    left, right, _ = st.columns([2, 2, 3])
+    left.button("Add a user turn and reply", key=f"{NS}.add.{aid}", icon=":material/add_comment:",
+                on_click=_resize, args=(actor, task, 2))
+    if n > 1:
+        right.button("Remove the last two turns", key=f"{NS}.remove.{aid}", icon=":material/remove:",
+                     on_click=_resize, args=(actor, task, -2))
+
+
+def _suggest(task: Task) -> None:
+    if not model_configured():
+        return  # no model: no button (the generation service comes with the model-in-the-loop issue)
+    if st.button("Suggest", key=f"{NS}.suggest.{task.assignment_id}", icon=":material/auto_awesome:"):
+        st.info("Model suggestions are not available in this version yet.")
+
+
+def _submit(actor: Actor, task: Task) -> None:
+    aid = task.assignment_id
+    if st.button("Submit demonstration", key=f"{NS}.submit.{aid}", type="primary", icon=":material/send:"):
+        turns = editor_turns(aid)
+        seconds = tasks.seconds_since_counted(NS, task)
+        ok, demo_id = deps.call(submit_demonstration, actor, aid, turns, None, seconds)
+        if ok:
+            tasks.counted(NS, task, seconds)
+            tasks.forget_task(NS)
+            deps.flash(f"Demonstration #{demo_id} submitted. Here is the next prompt.")
+            st.rerun()
+
+
+def render_demonstrate() -> None:
+    """The page: pick a project, read the conversation, write the reply, submit or skip."""
+    actor = deps.page_actor()
+    st.title("Demonstrate")
+    project = tasks.pick_project(actor, NS, "demonstration")
+    if project is None:
+        return
+    task = tasks.current_task(actor, NS, project, "demonstration")
+    if task is None:
+        st.success("Nothing left to write in this project for you. Thank you!")
+        return
+    tasks.guidelines(task)
+    st.subheader("Conversation so far")
+    show_conversation(task.messages)
+    st.subheader("Your turn")
+    st.caption("Drafts are saved as you work (leave a box or press Ctrl+Enter in it).")
+    _load_editor(actor, task)
+    _editor(actor, task)
+    _suggest(task)
+    _submit(actor, task)
+    tasks.skip_box(actor, NS, task)
+    autosave(actor, task)
+
+
+render_demonstrate()

@@ -1,0 +1,330 @@
+"""Labeling: drafts and submissions of demonstrations and rankings on the actor's own leases, and "my work".
+
+Design constraints:
+- Only the labeler holding a lease may read its draft or submit it; every check happens here.
+- A submission is all or nothing: any rule broken raises `Invalid` before anything is written.
+- Submitting twice (double click, a rerun) returns the id stored the first time and writes nothing.
+- Drafts: one draft `Demonstration` row per lease, saved as the labeler types; saving renews the
+  lease, and text is never refused for being late (an expired lease keeps its draft, readable
+  through `load_draft`). Seconds spent accumulate across drafts and the submit.
+- Ranks use **standard competition ranking** ("1224"): tied candidates share a rank and the next
+  rank skips, so a rank always equals 1 + the number of candidates ranked better (1, 1, 3 is valid;
+  dense 1, 1, 2 is refused with a message saying so).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.models import Assignment, Demonstration, Project, Prompt, Ranking
+from labeler.errors import Conflict, Invalid
+from labeler.services.actors import Actor
+from labeler.services.events import record_event
+from labeler.services.projects import ProjectSettings, get_project_for, settings_of
+from labeler.services.queue import (
+    LABELS,
+    counter_column,
+    own_assignment,
+    own_assignment_and_project,
+    renew_lease,
+    require_open,
+    require_worker,
+)
+
+MAX_TURNS = 64
+MAX_TURN_CHARS = 100_000
+MAX_COMMENT_CHARS = 10_000
+DONE_STATUSES = ("submitted", "accepted", "rejected")  # work the labeler did, whatever the review said
+
+
+# ---------------------------------------------------------------------------------------------
+# Demonstrations
+
+
+def _check_seconds(seconds: float) -> float:
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        raise Invalid(f"`seconds_spent` must be a non-negative number, got {seconds!r}")
+    return float(seconds)
+
+
+def check_turns(turns: Any, *, final: bool) -> list[dict]:
+    """The turns written after the prompt, checked; `final` applies the submit rules.
+
+    Drafts only need the shape ({role, content} with role user or assistant). A submission must
+    alternate assistant, user, assistant, ... (multi-turn: the labeler plays both sides), end with
+    an assistant turn, and have no empty turn.
+    """
+    if not isinstance(turns, list):
+        raise Invalid(f"`turns`: expected a list of {{role, content}}, got {type(turns).__name__}")
+    if len(turns) > MAX_TURNS:
+        raise Invalid(f"`turns`: at most {MAX_TURNS} turns, got {len(turns)}")
+    if final and not turns:
+        raise Invalid("the demonstration is empty: write the assistant reply (turn 1)")
+    out = []
+    for i, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) or not isinstance(
+            turn.get("content"), str
+        ):
+            raise Invalid(f"turn {i}: expected {{role, content}} with text values")
+        role, content = turn["role"], turn["content"]
+        if role not in ("user", "assistant"):
+            raise Invalid(f"turn {i}: role `{role}` is not allowed: expected `user` or `assistant`")
+        if len(content) > MAX_TURN_CHARS:
+            raise Invalid(f"turn {i} (`{role}`): too long, at most {MAX_TURN_CHARS:,} characters")
+        if final:
+            expected = "assistant" if i % 2 else "user"
+            if role != expected:
+                raise Invalid(
+                    f"turn {i}: expected a `{expected}` turn, got `{role}` "
+                    "(after the prompt, turns alternate assistant, user, assistant, ...)"
+                )
+            content = content.strip()
+            if not content:
+                raise Invalid(f"turn {i} (`{role}`): the text is empty")
+        out.append({"role": role, "content": content})
+    if final and out[-1]["role"] != "assistant":
+        raise Invalid(f"turn {len(out)}: the demonstration must end with an assistant turn, not a `user` turn")
+    return out
+
+
+def _demonstration_lease(session: Session, actor: Actor, assignment_id: int) -> tuple[Assignment, Project]:
+    assignment, project = own_assignment_and_project(session, actor, assignment_id, lock=True)
+    if assignment.kind != "demonstration":
+        raise Invalid(f"task `{assignment_id}` is a `{assignment.kind}` task, not a demonstration")
+    return assignment, project
+
+
+def save_draft(
+    session: Session, actor: Actor, assignment_id: int, turns: list[dict], seconds_spent: float = 0.0
+) -> None:
+    """Store the labeler's unfinished turns for their lease (and renew the lease)."""
+    seconds = _check_seconds(seconds_spent)
+    assignment, project = _demonstration_lease(session, actor, assignment_id)
+    if assignment.status == "completed":
+        raise Conflict(f"task `{assignment_id}` was already submitted: its draft can no longer change")
+    if assignment.status == "released":
+        raise Conflict(f"task `{assignment_id}` was skipped: its draft can no longer change")
+    checked = check_turns(turns, final=False)
+    now = utcnow()
+    # Renewed when possible; when someone else took the slot after expiry, the text is still kept.
+    renew_lease(session, assignment, settings_of(project), now)
+    draft = session.scalar(select(Demonstration).where(Demonstration.assignment_id == assignment.id))
+    if draft is None:
+        session.add(Demonstration(prompt_id=assignment.prompt_id, labeler_id=actor.id, assignment_id=assignment.id,
+                                  turns=checked, status="draft", origin="human", seconds_spent=seconds))
+    else:
+        draft.turns, draft.seconds_spent, draft.updated_at = checked, draft.seconds_spent + seconds, now
+    session.flush()
+
+
+def load_draft(session: Session, actor: Actor, assignment_id: int) -> list[dict] | None:
+    """The draft turns of the actor's lease, or None when there is no open draft."""
+    assignment = own_assignment(session, actor, assignment_id)
+    if assignment.kind != "demonstration":
+        return None
+    turns = session.scalar(
+        select(Demonstration.turns).where(Demonstration.assignment_id == assignment.id,
+                                          Demonstration.status == "draft")
+    )
+    return [dict(t) for t in turns] if turns is not None else None
+
+
+def submit_demonstration(
+    session: Session,
+    actor: Actor,
+    assignment_id: int,
+    turns: list[dict],
+    suggestion: dict | None = None,
+    seconds_spent: float = 0.0,
+) -> int:
+    """Store the demonstration of the actor's lease; the same id again for a repeated submit."""
+    seconds = _check_seconds(seconds_spent)
+    assignment, _project = _demonstration_lease(session, actor, assignment_id)
+    existing = session.scalar(select(Demonstration).where(Demonstration.assignment_id == assignment.id))
+    if assignment.status == "completed" and existing is not None:
+        return existing.id
+    require_open(assignment)
+    checked = check_turns(turns, final=True)
+    if suggestion is not None and not isinstance(suggestion, dict):
+        raise Invalid(f"`suggestion`: expected an object (the model's draft and its settings), got "
+                      f"{type(suggestion).__name__}")
+    now = utcnow()
+    if existing is None:
+        existing = Demonstration(prompt_id=assignment.prompt_id, labeler_id=actor.id, assignment_id=assignment.id,
+                                 origin="human", seconds_spent=0.0)
+        session.add(existing)
+    existing.turns, existing.status, existing.submitted_at, existing.updated_at = checked, "submitted", now, now
+    existing.seconds_spent = (existing.seconds_spent or 0.0) + seconds
+    if suggestion is not None:
+        existing.suggestion = suggestion
+    assignment.status, assignment.finished_at = "completed", now
+    session.flush()
+    record_event(session, actor, "demonstration.submit", "demonstration", existing.id,
+                 assignment_id=assignment.id, prompt_id=assignment.prompt_id, turns=len(checked),
+                 with_suggestion=existing.suggestion is not None, seconds_spent=round(existing.seconds_spent, 1))
+    return existing.id
+
+
+# ---------------------------------------------------------------------------------------------
+# Rankings
+
+
+class ItemSubmission(BaseModel):
+    """One candidate's rank (1 = best; equal = tie), Likert score and flags."""
+
+    candidate_id: int
+    rank: int | None = None
+    likert: int | None = None
+    flags: list[str] = []
+
+
+class RankingSubmission(BaseModel):
+    """A whole ranking as the page sends it."""
+
+    items: list[ItemSubmission]
+    none_acceptable: bool = False
+    comment: str = ""
+    seconds_spent: float = 0.0
+
+
+def check_ranking(sub: RankingSubmission, shown: list[int], settings: ProjectSettings) -> None:
+    """Raise Invalid, naming the candidate by its label, unless `sub` is a consistent ranking of `shown`."""
+    label = {cid: LABELS[i] for i, cid in enumerate(shown)}
+    k = len(shown)
+    seen: set[int] = set()
+    for item in sub.items:
+        if item.candidate_id not in label:
+            raise Invalid(f"candidate `{item.candidate_id}` was not shown in this task "
+                          f"(shown: {', '.join(f'{label[c]}=`{c}`' for c in shown)})")
+        if item.candidate_id in seen:
+            raise Invalid(f"candidate {label[item.candidate_id]} appears twice in the submission")
+        seen.add(item.candidate_id)
+    if missing := [label[c] for c in shown if c not in seen]:
+        raise Invalid(f"candidate {', '.join(missing)} missing from the submission: "
+                      "every shown candidate needs an entry")
+    by_label = sorted(sub.items, key=lambda it: label[it.candidate_id])
+    ranks = [it.rank for it in by_label]
+    if not (sub.none_acceptable and all(r is None for r in ranks)):
+        _check_ranks(by_label, label, k, settings)
+    allowed = set(settings.flags)
+    for item in by_label:
+        name = label[item.candidate_id]
+        if item.likert is not None and not 1 <= item.likert <= settings.likert_points:
+            raise Invalid(f"candidate {name}: Likert score {item.likert} is outside 1..{settings.likert_points}")
+        for flag in item.flags:
+            if flag not in allowed:
+                raise Invalid(f"candidate {name}: unknown flag `{flag}` (this project's flags: "
+                              f"{', '.join(settings.flags) or 'none'})")
+    if len(sub.comment) > MAX_COMMENT_CHARS:
+        raise Invalid(f"`comment`: too long, at most {MAX_COMMENT_CHARS:,} characters")
+
+
+def _check_ranks(items: list[ItemSubmission], label: dict[int, str], k: int, settings: ProjectSettings) -> None:
+    for item in items:
+        name = label[item.candidate_id]
+        if item.rank is None:
+            raise Invalid(f"candidate {name} has no rank: rank every candidate 1..{k}, or mark none acceptable")
+        if not 1 <= item.rank <= k:
+            raise Invalid(f"candidate {name}: rank {item.rank} is outside 1..{k}")
+    ranks = [it.rank for it in items]
+    if not settings.ties_allowed and len(set(ranks)) < len(ranks):
+        rank = next(r for r in ranks if ranks.count(r) > 1)
+        tied = " and ".join(label[it.candidate_id] for it in items if it.rank == rank)
+        raise Invalid(f"candidates {tied} share rank {rank}, but this project does not allow ties")
+    for item in items:
+        better = sum(1 for r in ranks if r < item.rank)  # type: ignore[operator]
+        if item.rank != better + 1:
+            raise Invalid(
+                f"candidate {label[item.candidate_id]}: rank {item.rank} is inconsistent: {better} "
+                f"candidate(s) rank better, so its rank must be {better + 1} (ranks start at 1; after a tie "
+                "the next rank skips, e.g. 1, 1, 3, not 1, 1, 2)"
+            )
+
+
+def submit_ranking(session: Session, actor: Actor, assignment_id: int, submission: RankingSubmission) -> int:
+    """Store the ranking of the actor's lease; the same id again for a repeated submit."""
+    if isinstance(submission, dict):
+        try:
+            submission = RankingSubmission.model_validate(submission)
+        except ValidationError as e:
+            raise Invalid(f"invalid ranking submission: {e.errors()[0]['msg']}") from None
+    seconds = _check_seconds(submission.seconds_spent)
+    assignment, project = own_assignment_and_project(session, actor, assignment_id, lock=True)
+    if assignment.kind != "ranking":
+        raise Invalid(f"task `{assignment_id}` is a `{assignment.kind}` task, not a ranking")
+    ranking = session.scalar(select(Ranking).where(Ranking.assignment_id == assignment.id))
+    if assignment.status == "completed" and ranking is not None:
+        return ranking.id
+    require_open(assignment)
+    assert ranking is not None, f"ranking task `{assignment_id}` has no stored display order"
+    check_ranking(submission, list(ranking.display_order), settings_of(project))
+    given = {it.candidate_id: it for it in submission.items}
+    for item in ranking.items:
+        sent = given[item.candidate_id]
+        item.rank, item.likert, item.flags = sent.rank, sent.likert, list(dict.fromkeys(sent.flags))
+    now = utcnow()
+    ranking.status, ranking.submitted_at, ranking.updated_at = "submitted", now, now
+    ranking.none_acceptable, ranking.comment, ranking.seconds_spent = (
+        submission.none_acceptable, submission.comment.strip(), seconds)
+    assignment.status, assignment.finished_at = "completed", now
+    session.flush()
+    record_event(session, actor, "ranking.submit", "ranking", ranking.id, assignment_id=assignment.id,
+                 prompt_id=assignment.prompt_id, k=len(ranking.items), none_acceptable=submission.none_acceptable,
+                 seconds_spent=round(seconds, 1))
+    return ranking.id
+
+
+# ---------------------------------------------------------------------------------------------
+# My work
+
+
+@dataclass(frozen=True)
+class MyWork:
+    """A labeler's own figures in one project."""
+
+    today: int  # tasks submitted since 00:00 UTC
+    total: int
+    median_seconds: float | None
+    remaining: dict[str, int]  # per kind: prompts still needing labels in the project
+
+
+def my_work(session: Session, actor: Actor, project_name: str) -> MyWork:
+    """The actor's submitted tasks (today, total), median seconds per task, and what is left in the project."""
+    require_worker(actor)
+    project = get_project_for(session, actor, project_name)
+    settings = settings_of(project)
+    midnight = datetime.combine(utcnow().date(), time.min, tzinfo=utcnow().tzinfo)
+    done = select(Assignment.finished_at).where(
+        Assignment.user_id == actor.id, Assignment.project_id == project.id, Assignment.status == "completed"
+    )
+    finished = list(session.scalars(done))
+    seconds: list[float] = []
+    for model in (Demonstration, Ranking):
+        seconds += session.scalars(
+            select(model.seconds_spent)
+            .join(Assignment, Assignment.id == model.assignment_id)
+            .where(Assignment.user_id == actor.id, Assignment.project_id == project.id,
+                   model.status.in_(DONE_STATUSES))
+        ).all()
+    remaining = {
+        kind: session.scalar(
+            select(func.count()).select_from(Prompt).where(
+                Prompt.project_id == project.id, counter_column(kind) < settings.labels_per_item)
+        ) or 0
+        for kind in settings.task_kinds
+    }
+    return MyWork(
+        today=sum(1 for at in finished if at is not None and at >= midnight),
+        total=len(finished),
+        median_seconds=statistics.median(seconds) if seconds else None,
+        remaining=remaining,
+    )

@@ -1,0 +1,145 @@
+"""The Demonstrate page: conversation, editor, multi-turn, drafts, submit, skip, Suggest."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import Assignment, Demonstration
+from labeler.services import session_scope
+from labeler.services.labeling import load_draft
+from tests.app.conftest import app_as, errors, successes
+from tests.app.data import make_task_project
+from tests.factories import make_user
+
+
+def _setup(tmp_path, n_prompts: int = 3):
+    alice = make_user("alice")
+    make_task_project(tmp_path, "work", ("alice",), n_prompts=n_prompts, k=2)
+    return alice
+
+
+def _demonstrations() -> list[Demonstration]:
+    with session_scope(write=False) as s:
+        return list(s.scalars(select(Demonstration).order_by(Demonstration.id)))
+
+
+def _aid(at) -> int:
+    return at.session_state["demo.assignment"]
+
+
+def test_shows_the_conversation_inertly_and_guidelines(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    assert at.title[0].value == "Demonstrate"
+    assert at.selectbox(key="demo.project").value == "work"
+    assert at.expander[0].label == "Guidelines"
+    texts = [m.value for m in at.markdown]
+    assert "Please answer work number 1." in texts
+    assert "Be helpful, honest and harmless." in texts
+    assert not any(m.proto.allow_html for m in at.markdown)  # data never rendered as HTML
+    assert not [b for b in at.button if b.key and b.key.startswith("demo.suggest")]  # no model configured
+
+
+def test_two_turn_demonstration_is_submitted_and_the_next_prompt_loads(db_url, tmp_path):
+    alice = _setup(tmp_path)
+    at = app_as(alice)
+    aid = _aid(at)
+    at.text_area(key=f"demo.turn.{aid}.0").input("First answer.")
+    at = at.button(key=f"demo.add.{aid}").click().run()
+    at.text_area(key=f"demo.turn.{aid}.1").input("A follow-up question?")
+    at.text_area(key=f"demo.turn.{aid}.2").input("Second answer.")
+    at = at.button(key=f"demo.submit.{aid}").click().run()
+    assert not errors(at)
+    assert successes(at)[0].startswith("Demonstration #")
+    assert _aid(at) != aid  # the next task is already there
+    [demo] = [d for d in _demonstrations() if d.status == "submitted"]
+    assert demo.turns == [
+        {"role": "assistant", "content": "First answer."},
+        {"role": "user", "content": "A follow-up question?"},
+        {"role": "assistant", "content": "Second answer."},
+    ]
+    assert demo.assignment_id == aid and demo.labeler_id == alice.id
+    assert demo.seconds_spent > 0
+
+
+def test_drafts_are_saved_and_restored_in_a_new_session(sqlite_url, tmp_path):
+    alice = _setup(tmp_path)
+    at = app_as(alice)
+    aid = _aid(at)
+    at.text_area(key=f"demo.turn.{aid}.0").input("Half a reply")
+    at.run()
+    with session_scope(write=False) as s:
+        assert load_draft(s, alice, aid) == [{"role": "assistant", "content": "Half a reply"}]
+    again = app_as(alice)  # a reload or a new login: a fresh Streamlit session
+    assert _aid(again) == aid
+    assert again.text_area(key=f"demo.turn.{aid}.0").value == "Half a reply"
+
+
+def test_draft_survives_a_visit_to_another_page(sqlite_url, tmp_path):
+    alice = _setup(tmp_path)
+    at = app_as(alice)
+    aid = _aid(at)
+    at.text_area(key=f"demo.turn.{aid}.0").input("Kept")
+    at.run()
+    at.switch_page("views/my_work.py").run()
+    at.switch_page("views/demonstrate.py").run()
+    assert at.text_area(key=f"demo.turn.{aid}.0").value == "Kept"
+
+
+def test_empty_reply_is_refused_and_nothing_is_submitted(db_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at = at.button(key=f"demo.submit.{aid}").click().run()
+    assert errors(at) == ["the demonstration is empty: write the assistant reply (turn 1)"] or errors(at) == [
+        "turn 1 (`assistant`): the text is empty"
+    ]
+    assert _aid(at) == aid
+    assert all(d.status == "draft" for d in _demonstrations())
+
+
+def test_a_trailing_empty_user_turn_is_refused(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at.text_area(key=f"demo.turn.{aid}.0").input("Answer.")
+    at = at.button(key=f"demo.add.{aid}").click().run()
+    at = at.button(key=f"demo.submit.{aid}").click().run()
+    assert errors(at) == ["turn 2 (`user`): the text is empty"]
+    assert all(d.status == "draft" for d in _demonstrations())
+    at = at.button(key=f"demo.remove.{aid}").click().run()  # take the extra turns back
+    at = at.button(key=f"demo.submit.{aid}").click().run()
+    assert not errors(at)
+    assert [d.status for d in _demonstrations()] == ["submitted"]
+
+
+def test_skip_needs_a_reason_then_releases_the_task(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at = at.button(key=f"demo.skip.{aid}").click().run()
+    assert errors(at) == [f"a reason is required to skip task `{aid}`"]
+    at.text_input(key=f"demo.skip_reason.{aid}").input("needs a lawyer")
+    at = at.button(key=f"demo.skip.{aid}").click().run()
+    assert not errors(at)
+    assert _aid(at) != aid
+    with session_scope(write=False) as s:
+        skipped = s.get(Assignment, aid)
+        assert (skipped.status, skipped.skip_reason) == ("released", "needs a lawyer")
+
+
+def test_no_tasks_left_says_so(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path, n_prompts=1))
+    aid = _aid(at)
+    at.text_input(key=f"demo.skip_reason.{aid}").input("pass")
+    at = at.button(key=f"demo.skip.{aid}").click().run()
+    assert any("Nothing left to write" in m for m in successes(at))
+
+
+def test_suggest_button_appears_when_a_model_is_configured(sqlite_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:9/v1")
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at = at.button(key=f"demo.suggest.{aid}").click().run()
+    assert at.info and "not available" in at.info[0].value
+
+
+def test_labeler_without_projects_is_told_to_ask_an_admin(sqlite_url):
+    at = app_as(make_user("alice"))
+    assert "not a member of any project" in at.info[0].value

@@ -1,0 +1,59 @@
+"""What a labeler does in the browser, as small steps the tests compose."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.factories import PASSWORD
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # the browser test modules import this first: skip them, or fail under CI
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("CI=true but browser tests cannot run: playwright is not installed", pytrace=False)
+    pytest.skip("browser tests skipped: playwright is not installed (pip install playwright)",
+                allow_module_level=True)
+
+
+def settled(page: Page) -> Page:
+    """Wait until the app's script run has finished (otherwise stale elements are still in the DOM)."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    return page
+
+
+def log_in(page: Page, username: str, password: str = PASSWORD, path: str = "/") -> Page:
+    """Open `path`, fill the login form, and wait for the app to show the logged-in user."""
+    page.goto(path)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"Logged in as {username}")).to_be_visible()
+    return settled(page)
+
+
+def go_to(page: Page, title: str) -> Page:
+    """Open a page from the sidebar navigation."""
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    return settled(page)
+
+
+def pick(page: Page, group: str, option: str) -> None:
+    """Click `option` in the segmented control labelled `group` (e.g. "Rank of A", "2")."""
+    page.get_by_role("radiogroup", name=group).get_by_role("radio", name=option, exact=True).click()
+    settled(page)
+
+
+def toggle_pill(page: Page, group: str, option: str) -> None:
+    """Click a pill (e.g. a flag) in the multi-select labelled `group`."""
+    page.get_by_test_id("stButtonGroup").filter(has_text=group).get_by_text(option, exact=True).click()
+    settled(page)
+
+
+def success_text(page: Page, containing: str) -> str:
+    """The text of the success message that contains `containing` (waits for it)."""
+    alert = page.get_by_test_id("stAlertContentSuccess").filter(has_text=containing)
+    expect(alert).to_be_visible()
+    return alert.inner_text()
