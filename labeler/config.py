@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Imports: the largest single record (line) accepted, and rows written per batch.
     max_record_bytes: int = Field(default=8 * 2**20, ge=1024)
     import_batch_size: int = Field(default=5000, ge=1)
+    # The app writes exports only inside this folder (the CLI writes wherever `--out` says).
+    export_dir: Path = Field(default_factory=lambda: Path.cwd() / "exports")
 
 
 def get_settings() -> Settings:

@@ -15,7 +15,7 @@ def _page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
     return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
 
 
-PAGE_PATHS = ("demonstrate", "rank", "my_work", "projects")
+PAGE_PATHS = ("demonstrate", "rank", "my_work", "projects", "export")
 
 
 def pages_for(role: str | None) -> list[st.Page]:
@@ -31,6 +31,7 @@ def pages_for(role: str | None) -> list[st.Page]:
     ]
     if role == "admin":
         pages.append(_page("projects", "Projects", ":material/folder:"))
+        pages.append(_page("export", "Export", ":material/download:"))
     return pages
 
 

@@ -35,6 +35,7 @@ from exports import (
     write_export,
 )
 from labeler import __version__
+from labeler.config import get_settings
 from labeler.errors import Invalid
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
@@ -159,6 +160,32 @@ def preview_export(session: Session, actor: Actor, request: ExportRequest, limit
         return list(islice(fmt.fn(rows, **options), limit))
     except ExportError as e:
         raise Invalid(str(e)) from None
+
+
+def export_formats() -> list[dict[str, Any]]:
+    """Every export format with what it reads, its options and an example line (for the app)."""
+    return [{"name": f.name, "source": f.source, "options": list(f.options), "description": f.description,
+             "example": f.example} for f in FORMATS.values()]
+
+
+def export_folder(name: str) -> Path:
+    """`name` as a folder inside the configured export folder; Invalid when it would escape it."""
+    root = get_settings().export_dir.resolve()
+    if not name.strip():
+        raise Invalid("export folder: give a name")
+    target = (root / name.strip()).resolve()
+    if target == root or root not in target.parents:
+        raise Invalid(f"export folder `{name}` must stay inside {root}")
+    return target
+
+
+def read_export_file(actor: Actor, folder: Path, name: str) -> bytes:
+    """The bytes of one file of an export folder, for a download button (admins only)."""
+    require_admin(actor)
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve():
+        raise Invalid(f"`{name}` is not a file of this export")
+    return path.read_bytes()
 
 
 def list_exports(session: Session, actor: Actor, project_name: str | None = None) -> list[Export]:
