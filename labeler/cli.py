@@ -416,13 +416,16 @@ def import_(
     dedup_prefix: Annotated[
         bool, typer.Option("--dedup-prefix/--no-dedup-prefix", help="Drop prompts sharing a long prefix.")
     ] = True,
+    min_candidates: Annotated[int, typer.Option(help="Skip records with fewer candidate replies.")] = 0,
+    max_candidates: Annotated[int | None, typer.Option(help="Skip records with more candidate replies.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import prompts (and existing candidates, rankings, demonstrations) into a project."""
     ensure_migrated()
     options = ingest.ImportOptions(
         format=format, skip_invalid=skip_invalid, rejects_path=rejects, max_per_user=max_per_user,
-        split=split, scrub_pii=scrub_pii, dedup_prefix=dedup_prefix,
+        split=split, scrub_pii=scrub_pii, dedup_prefix=dedup_prefix, min_candidates=min_candidates,
+        max_candidates=max_candidates,
     )
     with _import_progress(path, quiet=as_json) as progress, session_scope() as s:
         report = ingest.import_file(s, _actor(s), project, path, options, progress=progress)

@@ -32,6 +32,13 @@ class PrepareOptions:
     ratios: tuple[int, int, int]
     prefix_chars: int  # 0: no prefix dedup key
     scrub: bool
+    min_candidates: int = 0  # records with fewer or more candidates are skipped (counted, not errors)
+    max_candidates: int | None = None
+
+    def keeps(self, record: ImportRecord) -> bool:
+        """True when the record's number of candidates is within the wanted range."""
+        n = len(record.candidates)
+        return n >= self.min_candidates and (self.max_candidates is None or n <= self.max_candidates)
 
 
 @dataclass(slots=True)
@@ -106,7 +113,14 @@ def prepared_batches(
     """Batches of prepared records, rejects and notices, in file order (in-process)."""
     batch: list[Item] = []
     for item in read_records(path, fmt, max_record_bytes=max_record_bytes):
-        batch.append(prepare(item, options, pii) if isinstance(item, ImportRecord) else item)
+        if isinstance(item, ImportRecord):
+            if options.keeps(item):
+                batch.append(prepare(item, options, pii))
+            else:
+                batch.append(Notice(line=item.line, kind="candidates_out_of_range",
+                                    message=f"{len(item.candidates)} candidate(s)"))
+        else:
+            batch.append(item)
         if len(batch) >= batch_size:
             yield batch
             batch = []

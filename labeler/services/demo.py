@@ -36,7 +36,9 @@ def ensure_demo_project(session: Session, actor: Actor) -> ImportReport | None:
     if session.scalar(select(Project.id).where(Project.name == DEMO_PROJECT)) is not None:
         return None
     create_project(session, actor, DEMO_PROJECT, DEMO_GUIDELINES, {"k_min": 2, "k_max": 5})
-    return import_file(session, actor, DEMO_PROJECT, DEMO_FILE, ImportOptions(format="oasst-tree"))
+    # Every demo prompt comes with 2-5 real human replies: ready to rank, and a reference when writing.
+    options = ImportOptions(format="oasst-tree", min_candidates=2, max_candidates=5)
+    return import_file(session, actor, DEMO_PROJECT, DEMO_FILE, options)
 
 
 # (username, role, environment variable holding its password)

@@ -55,6 +55,8 @@ class ImportOptions(BaseModel):
     split: str | None = None  # "80/10/10"
     scrub_pii: bool | None = None
     dedup_prefix: bool = True
+    min_candidates: int = Field(default=0, ge=0)  # e.g. 2: only prompts ready for ranking
+    max_candidates: int | None = Field(default=None, ge=0)
     source: str | None = None  # label stored on each prompt; default: the file name
 
 
@@ -126,6 +128,8 @@ def import_file(
             ratios=parse_split(options.split) if options.split else tuple(project_settings.split),
             prefix_chars=project_settings.dedup_prefix_chars if options.dedup_prefix else 0,
             scrub=project_settings.scrub_pii if options.scrub_pii is None else options.scrub_pii,
+            min_candidates=options.min_candidates,
+            max_candidates=options.max_candidates,
         ),
         max_per_user=options.max_per_user or project_settings.max_prompts_per_user,
         report=ImportReport(file=str(path), format=fmt),

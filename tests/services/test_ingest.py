@@ -271,3 +271,12 @@ def test_stored_prompts_keep_their_content_and_an_aware_timestamp(db_url, tmp_pa
     from db.base import utcnow
 
     assert abs((utcnow() - prompt.created_at).total_seconds()) < 120
+
+
+def test_candidate_range_keeps_only_prompts_ready_for_ranking(db_url):
+    make_project("p")
+    report = run_import(SHARED_DATA / "openassistant" / "en_100_tree.jsonl", min_candidates=2, max_candidates=5)
+    assert report.prompts_added == 206 and report.skipped == {"candidates_out_of_range": 274}
+    with session_scope(write=False) as s:
+        sizes = s.execute(select(func.count(Candidate.id)).group_by(Candidate.prompt_id)).scalars().all()
+    assert len(sizes) == 206 and set(sizes) <= {2, 3, 4, 5}
