@@ -53,9 +53,10 @@ def pg_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def pg_database(pg_server: PostgresServer, worker_id: str) -> str:
-    """A migrated database for this xdist worker."""
-    name = f"labeler_test_{worker_id}"
+def pg_database(pg_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A migrated database for this test process (one per xdist worker; also runs without xdist)."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    name = f"labeler_test_{worker}"
     admin = create_store_engine(pg_server.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')

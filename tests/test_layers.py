@@ -33,7 +33,7 @@ def _files(*parts: str) -> list[Path]:
 RULES = [
     (("exports",), ("db", "labeler", "sqlalchemy")),
     (("db",), ("labeler",)),
-    (("labeler", "cli.py"), ("db", "sqlalchemy")),
+    (("labeler", "cli"), ("db", "sqlalchemy")),
     (("labeler", "app"), ("db", "sqlalchemy")),
     (("labeler", "readers"), ("db", "sqlalchemy", "labeler.services")),
     (("labeler", "hygiene.py"), ("db", "sqlalchemy", "labeler.services")),

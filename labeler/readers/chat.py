@@ -16,32 +16,19 @@ from labeler.readers.fields import (
     USER_FIELDS,
     RecordError,
     first_str,
+    object_records,
     parse_messages,
-    record,
-    reject,
-    require_object,
     small_meta,
     split_conversation,
 )
 from labeler.readers.records import CandidateIn, ImportRecord, Notice, Reject
-from labeler.readers.source import json_lines
 
 _SKIP = frozenset(("messages", "model", *ID_FIELDS, *USER_FIELDS))
 
 
 def read_chat(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord | Reject | Notice]:
     """Yield one record per conversation of an OpenAI chat JSONL file."""
-    for item in json_lines(path, max_record_bytes):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        line, raw, value = item
-        try:
-            fields = _fields(require_object(value))
-        except RecordError as e:
-            yield reject(e, line, raw)
-            continue
-        yield record(line, raw, **fields)
+    return object_records(path, max_record_bytes, _fields)
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,12 +6,14 @@ A reader raises `RecordError(field, message)` naming the field as the source spe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from labeler.readers.records import CandidateIn, ImportRecord, Message, Notice, Reject
-from labeler.readers.source import raw_text
+from labeler.readers.source import json_lines, raw_text
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 ID_FIELDS = ("id", "uid", "question_id", "prompt_id")
@@ -213,3 +215,31 @@ def identical_notice(line: int, chosen: str, rejected: str) -> Notice:
         kind="identical",
         message=f"`{chosen}` and `{rejected}` are identical: kept one unranked candidate",
     )
+
+
+def object_records(
+    path: str | Path,
+    max_record_bytes: int,
+    fields_of: Callable[[dict[str, Any]], dict[str, Any]],
+    pair: tuple[str, str] | None = None,
+) -> Iterator[ImportRecord | Reject | Notice]:
+    """The loop of every reader whose lines are JSON objects: `fields_of` builds a record's fields.
+
+    With `pair` (the two candidate fields of a preference row), a row whose two replies are the
+    same text is also noted: it becomes one unranked candidate.
+    """
+    for item in json_lines(path, max_record_bytes):
+        if isinstance(item, Reject):
+            yield item
+            continue
+        line, raw, value = item
+        try:
+            fields = fields_of(require_object(value))
+        except RecordError as e:
+            yield reject(e, line, raw)
+            continue
+        out = record(line, raw, **fields)
+        yield out
+        if pair and isinstance(out, ImportRecord) and len(out.candidates) == 1:
+            yield identical_notice(line, *pair)
+

@@ -16,16 +16,12 @@ from labeler.readers.fields import (
     USER_FIELDS,
     RecordError,
     first_str,
-    identical_notice,
     kind_of,
+    object_records,
     pair_candidates,
-    record,
-    reject,
-    require_object,
     small_meta,
 )
 from labeler.readers.records import ImportRecord, Message, Notice, Reject
-from labeler.readers.source import json_lines
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 _ROLE = {"Human": "user", "Assistant": "assistant"}
@@ -34,21 +30,7 @@ _SKIP = frozenset(("chosen", "rejected", *ID_FIELDS, *USER_FIELDS))
 
 def read_hh(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord | Reject | Notice]:
     """Yield one record (two ranked candidates) per line of an HH-RLHF file."""
-    for item in json_lines(path, max_record_bytes):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        line, raw, value = item
-        try:
-            row = require_object(value)
-            fields = _fields(row)
-        except RecordError as e:
-            yield reject(e, line, raw)
-            continue
-        out = record(line, raw, **fields)
-        yield out
-        if isinstance(out, ImportRecord) and len(out.candidates) == 1:
-            yield identical_notice(line, "chosen", "rejected")
+    return object_records(path, max_record_bytes, _fields, ("chosen", "rejected"))
 
 
 def parse_transcript(text: Any, field: str) -> tuple[list[Message], str]:

@@ -16,21 +16,17 @@ from labeler.readers.fields import (
     USER_FIELDS,
     RecordError,
     first_str,
-    identical_notice,
     kind_of,
+    object_records,
     pair_candidates,
     parse_messages,
-    record,
-    reject,
     reply_text,
-    require_object,
     small_meta,
     split_conversation,
     text_of,
 )
 from labeler.readers.hh import parse_transcript
 from labeler.readers.records import ImportRecord, Message, Notice, Reject
-from labeler.readers.source import json_lines
 
 _TRL_SKIP = frozenset(
     ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", *ID_FIELDS, *USER_FIELDS)
@@ -40,34 +36,14 @@ _OPENAI_SKIP = frozenset(("input", "preferred_output", "non_preferred_output", *
 
 def read_trl(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord | Reject | Notice]:
     """Yield one record per TRL preference row."""
-    return _read(path, max_record_bytes, _trl_fields, ("chosen", "rejected"))
+    return object_records(path, max_record_bytes, _trl_fields, ("chosen", "rejected"))
 
 
 def read_openai_preference(
     path: str | Path, max_record_bytes: int
 ) -> Iterator[ImportRecord | Reject | Notice]:
     """Yield one record per OpenAI preference fine-tuning row."""
-    return _read(path, max_record_bytes, _openai_fields, ("preferred_output", "non_preferred_output"))
-
-
-def _read(
-    path: str | Path, max_record_bytes: int, fields_of: Any, names: tuple[str, str]
-) -> Iterator[ImportRecord | Reject | Notice]:
-    """The shared loop: parse, build, and note identical pairs."""
-    for item in json_lines(path, max_record_bytes):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        line, raw, value = item
-        try:
-            fields = fields_of(require_object(value))
-        except RecordError as e:
-            yield reject(e, line, raw)
-            continue
-        out = record(line, raw, **fields)
-        yield out
-        if isinstance(out, ImportRecord) and len(out.candidates) == 1:
-            yield identical_notice(line, *names)
+    return object_records(path, max_record_bytes, _openai_fields, ("preferred_output", "non_preferred_output"))
 
 
 def _trl_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,15 @@
+"""The `labeler` command line: thin commands that parse input, call a service, and print the result.
+
+The commands live in modules by topic; importing them registers them on `app`.
+"""
+
+from labeler.cli import accounts, data, exporting  # noqa: F401 - registers the commands
+from labeler.cli.base import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]
