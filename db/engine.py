@@ -52,7 +52,7 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
         # cache_size: 64 MiB of page cache (the default 2 MiB makes index inserts on hash keys
         # miss the cache and halves import speed).
         pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000",
-                   "cache_size=-65536", "temp_store=MEMORY")
+                   "cache_size=-65536")
         for pragma in pragmas:
             dbapi_conn.execute(f"PRAGMA {pragma}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from db.models import Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
@@ -214,41 +214,44 @@ def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project
 
 
 def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[RankingRow]:
-    """Rankings as export rows, ordered by prompt then ranking, streamed in chunks."""
-    query = _filtered(
+    """Rankings as export rows, ordered by prompt then ranking.
+
+    Two streamed queries in the same order — the rankings, and their items with candidate texts —
+    merged as they pass: one pass over each, no per-chunk lookups, memory independent of the data.
+    """
+    conn = session.connection()  # Core: plain columns, no ORM loading needed
+    rankings = _filtered(
         select(Ranking.id, Ranking.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id, User.username,
                Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at)
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
         Ranking, project_id, filters,
     ).order_by(Ranking.prompt_id, Ranking.id)
-    # Core execution on the session's connection: these are plain columns, no ORM loading needed.
-    conn = session.connection()
-    for chunk in conn.execute(query, execution_options={"yield_per": CHUNK}).partitions():
-        items = _items_of(conn, [r[0] for r in chunk])
-        for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at in chunk:
-            yield RankingRow(
-                ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=items.get(rid, ()),
-                external_id=ext, labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
-                submitted_at=at.isoformat() if at else None,
-            )
-
-
-def _items_of(conn: Connection, ranking_ids: list[int]) -> dict[int, list[RankedItem]]:
-    rows = conn.execute(
+    items = _filtered(
         select(RankingItem.ranking_id, RankingItem.candidate_id, Candidate.text, Candidate.model,
                RankingItem.rank, RankingItem.likert, RankingItem.flags, RankingItem.position)
+        .join(Ranking, Ranking.id == RankingItem.ranking_id)
+        .join(Prompt, Prompt.id == Ranking.prompt_id)
         .join(Candidate, Candidate.id == RankingItem.candidate_id)
-        .where(RankingItem.ranking_id.in_(ranking_ids))
-        .order_by(RankingItem.ranking_id, RankingItem.position, RankingItem.candidate_id)
-    )
-    items: dict[int, list[RankedItem]] = {}
-    for rid, cid, text, model, rank, likert, flags, position in rows:
-        items.setdefault(rid, []).append(
-            RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
-                       flags=tuple(flags or ()), position=position)
+        .outerjoin(User, User.id == Ranking.labeler_id),
+        Ranking, project_id, filters,
+    ).order_by(Ranking.prompt_id, Ranking.id, RankingItem.position, RankingItem.candidate_id)
+    item_rows = iter(conn.execute(items, execution_options={"yield_per": CHUNK}))
+    pending = next(item_rows, None)
+    for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at in conn.execute(
+        rankings, execution_options={"yield_per": CHUNK}
+    ):
+        ranked: list[RankedItem] = []
+        while pending is not None and pending[0] == rid:
+            _, cid, text, model, rank, likert, flags, position = pending
+            ranked.append(RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
+                                     flags=tuple(flags or ()), position=position))
+            pending = next(item_rows, None)
+        yield RankingRow(
+            ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=ranked, external_id=ext,
+            labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
+            submitted_at=at.isoformat() if at else None,
         )
-    return items
 
 
 def demonstration_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[DemonstrationRow]:
