@@ -182,7 +182,7 @@ def _fast_pair(rec: dict[str, Any], v: Sink) -> int | None:
             or c["role"] != "assistant" or r["role"] != "assistant"):
         return None
     ct, rt = c["content"], r["content"]
-    if type(ct) is not str or type(rt) is not str or not has_text(ct) or not has_text(rt) or ct == rt:
+    if type(ct) is not str or type(rt) is not str or ct == rt:
         return None
     margin, share = rec["margin"], rec.get("agreement")
     if type(margin) is not float or margin != margin or (
@@ -191,7 +191,18 @@ def _fast_pair(rec: dict[str, Any], v: Sink) -> int | None:
     group = rec["group_id"]
     if group != state.get("group"):
         _group(group, v)
-    return cache[1] + PER_MESSAGE + max(approx_tokens(ct), approx_tokens(rt)) + PER_EXAMPLE
+        state["texts"] = {}
+    # A candidate is in K-1 pairs of its group: measure each text once. Keyed by the object, which
+    # the group's records keep alive, so an id cannot be reused while the memo holds it.
+    texts = state.setdefault("texts", {})
+    ctok, rtok = texts.get(id(ct)), texts.get(id(rt))
+    if ctok is None:
+        ctok = texts[id(ct)] = approx_tokens(ct) if has_text(ct) else -1
+    if rtok is None:
+        rtok = texts[id(rt)] = approx_tokens(rt) if has_text(rt) else -1
+    if ctok < 0 or rtok < 0:  # blank text: the full checks report it
+        return None
+    return cache[1] + PER_MESSAGE + max(ctok, rtok) + PER_EXAMPLE
 
 
 def check_pairs(rec: Any, v: Sink) -> int | None:
