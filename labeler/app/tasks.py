@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from labeler.app import deps
-from labeler.app.render import show_text
+from labeler.app.render import show_conversation, show_text
 from labeler.errors import LabelerError
 from labeler.services.actors import Actor
 from labeler.services.projects import list_projects, settings_of
@@ -98,3 +98,24 @@ def guidelines(task: Task, expanded: bool = False) -> None:
     """The project's guidelines (markdown), collapsible."""
     with st.expander("Guidelines", expanded=expanded, icon=":material/menu_book:"):
         show_text(task.guidelines or "*This project has no guidelines yet.*")
+
+
+def open_task(ns: str, title: str, kind: str, nothing_left: str, heading: str) -> tuple[Actor, Task] | None:
+    """The start both labeling pages share: who, which project, the task, its guidelines and prompt.
+
+    None when the page has nothing more to show (no project, or no task left: said on the page).
+    """
+    actor = deps.page_actor()
+    st.title(title)
+    project = pick_project(actor, ns, kind)
+    if project is None:
+        return None
+    task = current_task(actor, ns, project, kind)
+    if task is None:
+        st.success(nothing_left)
+        return None
+    guidelines(task)
+    st.subheader(heading)
+    show_conversation(task.messages)
+    return actor, task
+

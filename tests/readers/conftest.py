@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -11,20 +10,19 @@ from pathlib import Path
 import orjson
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # until the project's own pytest config puts the repo on the path
-    sys.path.insert(0, str(REPO))
+from labeler.readers import ImportRecord, Notice, Reject, read_records
+from tests.conftest import IN_CI, SHARED_DATA
 
-from labeler.readers import ImportRecord, Notice, Reject, read_records  # noqa: E402
-
-DATA = (REPO / ".." / "shared" / "data").resolve()
+DATA = SHARED_DATA.resolve()
 
 
 @pytest.fixture
 def data() -> Path:
     """The shared sample data directory (beside the repository)."""
     if not DATA.is_dir():
-        pytest.skip(f"sample data not found at {DATA}")
+        if IN_CI:
+            pytest.fail(f"CI=true but the sample data is missing: {DATA}")
+        pytest.skip(f"sample data not found at {DATA} (the repository's sibling folder shared/data)")
     return DATA
 
 

@@ -15,7 +15,6 @@ import os
 import streamlit as st
 
 from labeler.app import deps, tasks
-from labeler.app.render import show_conversation
 from labeler.services.actors import Actor
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
 from labeler.services.queue import Task
@@ -134,18 +133,11 @@ def _submit(actor: Actor, task: Task) -> None:
 
 def render_demonstrate() -> None:
     """The page: pick a project, read the conversation, write the reply, submit or skip."""
-    actor = deps.page_actor()
-    st.title("Demonstrate")
-    project = tasks.pick_project(actor, NS, "demonstration")
-    if project is None:
+    opened = tasks.open_task(NS, "Demonstrate", "demonstration",
+                             "Nothing left to write in this project for you. Thank you!", "Conversation so far")
+    if opened is None:
         return
-    task = tasks.current_task(actor, NS, project, "demonstration")
-    if task is None:
-        st.success("Nothing left to write in this project for you. Thank you!")
-        return
-    tasks.guidelines(task)
-    st.subheader("Conversation so far")
-    show_conversation(task.messages)
+    actor, task = opened
     st.subheader("Your turn")
     st.caption("Drafts are saved as you work (leave a box or press Ctrl+Enter in it).")
     _load_editor(actor, task)

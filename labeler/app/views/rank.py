@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labeler.app import deps, tasks
-from labeler.app.render import flag_label, show_conversation, show_text
+from labeler.app.render import flag_label, show_text
 from labeler.services.actors import Actor
 from labeler.services.labeling import ItemSubmission, RankingSubmission, submit_ranking
 from labeler.services.queue import Task
@@ -87,18 +87,11 @@ def _submit(actor: Actor, task: Task) -> None:
 
 def render_rank() -> None:
     """The page: pick a project, read the prompt and candidates, rank, rate, flag, submit or skip."""
-    actor = deps.page_actor()
-    st.title("Rank")
-    project = tasks.pick_project(actor, NS, "ranking")
-    if project is None:
+    opened = tasks.open_task(NS, "Rank", "ranking", "Nothing left to rank in this project for you. Thank you!",
+                             "Prompt")
+    if opened is None:
         return
-    task = tasks.current_task(actor, NS, project, "ranking")
-    if task is None:
-        st.success("Nothing left to rank in this project for you. Thank you!")
-        return
-    tasks.guidelines(task)
-    st.subheader("Prompt")
-    show_conversation(task.messages)
+    actor, task = opened
     k = len(task.candidates)
     ties = "equal ranks mark a tie" if task.settings.ties_allowed else "each rank once: no ties in this project"
     st.subheader(f"{k} replies")
