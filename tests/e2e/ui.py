@@ -40,15 +40,25 @@ def go_to(page: Page, title: str) -> Page:
     return settled(page)
 
 
+def current(page: Page):  # noqa: ANN201 - a Locator
+    """Only elements of the latest run: Streamlit keeps the previous run's elements (marked stale)
+    in the page until the new run replaces them, so a locator could otherwise match both."""
+    return page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
+
+
 def pick(page: Page, group: str, option: str) -> None:
     """Click `option` in the segmented control labelled `group` (e.g. "Rank of A", "2")."""
-    page.get_by_role("radiogroup", name=group).get_by_role("radio", name=option, exact=True).click()
+    control = current(page).get_by_role("radiogroup", name=group)
+    expect(control).to_have_count(1)  # waits (no sleep) until a previous task's control is gone
+    control.get_by_role("radio", name=option, exact=True).click()
     settled(page)
 
 
 def toggle_pill(page: Page, group: str, option: str) -> None:
     """Click a pill (e.g. a flag) in the multi-select labelled `group`."""
-    page.get_by_test_id("stButtonGroup").filter(has_text=group).get_by_text(option, exact=True).click()
+    control = current(page).get_by_test_id("stButtonGroup").filter(has_text=group)
+    expect(control).to_have_count(1)
+    control.get_by_text(option, exact=True).click()
     settled(page)
 
 
