@@ -10,7 +10,7 @@ from sqlalchemy import select
 from db.models import Assignment, Candidate, Demonstration, Prompt, Ranking
 from labeler.services import session_scope
 from tests.app.data import make_task_project
-from tests.e2e.ui import current, expect, go_to, log_in, pick, settled, success_text, toggle_pill
+from tests.e2e.ui import expect, go_to, log_in, pick, settled, success_text, toggle_pill
 from tests.factories import make_user
 
 
@@ -96,7 +96,7 @@ def test_two_labelers_at_once_never_get_the_same_prompt(new_page):
     seen: dict[str, list[str]] = {"lena": [], "omar": []}
     for _ in range(3):
         for name, page in (("lena", lena), ("omar", omar)):
-            seen[name].append(current(page).get_by_test_id("stChatMessage").first.inner_text())
+            seen[name].append(page.get_by_test_id("stChatMessage").first.inner_text())
         assert seen["lena"][-1] != seen["omar"][-1]  # both hold a lease at the same moment
         for page in (lena, omar):
             pick(page, "Rank of A", "1")
