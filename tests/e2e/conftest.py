@@ -65,6 +65,7 @@ def _free_port() -> int:
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
+    last_error: OSError | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
@@ -72,10 +73,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
                 if r.read().decode().strip() == "ok":
                     return
-        except OSError:
-            pass
+        except OSError as e:  # not listening yet: poll again until the deadline
+            last_error = e
         time.sleep(0.05)  # polling interval of a condition wait, not a wait in itself
-    raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT}s:\n{log.read_text()}")
+    raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT}s ({last_error}):\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
