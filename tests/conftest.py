@@ -21,6 +21,7 @@ from db.migrate import upgrade
 from db.models import Base
 from db.pgserver import PostgresServer, PostgresUnavailable, start_postgres
 from labeler.services import get_engine
+from tests.fake_openai import FakeOpenAI
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -101,3 +102,12 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("LABELER_DATABASE_URL", url)
     yield url
     get_engine(url).dispose()
+
+
+@pytest.fixture
+def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """A local OpenAI-compatible server; OPENAI_BASE_URL and OPENAI_API_KEY point at it."""
+    with FakeOpenAI() as api:
+        monkeypatch.setenv("OPENAI_BASE_URL", api.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", api.api_key)
+        yield api

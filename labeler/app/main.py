@@ -15,7 +15,16 @@ def _page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
     return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
 
 
-PAGE_PATHS = ("demonstrate", "rank", "my_work", "projects", "export")
+# Every page: (file under views/, title, icon, roles that may open it). The first is the default.
+# Add a page with one line here; main() builds the navigation from this table.
+PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("demonstrate", "Demonstrate", ":material/edit_note:", ("labeler", "reviewer", "admin")),
+    ("rank", "Rank", ":material/format_list_numbered:", ("labeler", "reviewer", "admin")),
+    ("my_work", "My work", ":material/insights:", ("labeler", "reviewer", "admin")),
+    ("projects", "Projects", ":material/folder:", ("admin",)),
+    ("export", "Export", ":material/download:", ("admin",)),
+)
+PAGE_PATHS = tuple(name for name, *_ in PAGES)
 
 
 def pages_for(role: str | None) -> list[st.Page]:
@@ -24,15 +33,8 @@ def pages_for(role: str | None) -> list[st.Page]:
     if role is None:
         login = [_page("login", "Log in", ":material/login:", default=True)]
         return login + [st.Page("views/login.py", title="Log in", url_path=path) for path in PAGE_PATHS]
-    pages = [
-        _page("demonstrate", "Demonstrate", ":material/edit_note:", default=True),
-        _page("rank", "Rank", ":material/format_list_numbered:"),
-        _page("my_work", "My work", ":material/insights:"),
-    ]
-    if role == "admin":
-        pages.append(_page("projects", "Projects", ":material/folder:"))
-        pages.append(_page("export", "Export", ":material/download:"))
-    return pages
+    allowed = [(name, title, icon) for name, title, icon, roles in PAGES if role in roles]
+    return [_page(name, title, icon, default=i == 0) for i, (name, title, icon) in enumerate(allowed)]
 
 
 def main() -> None:

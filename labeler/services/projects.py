@@ -53,6 +53,10 @@ class ProjectSettings(BaseModel):
     max_prompts_per_user: int = Field(default=200, ge=1)
     split: tuple[int, int, int] = (80, 10, 10)
     scrub_pii: bool = False
+    # --- Model in the loop (services/generate.py, services/finetune.py) ---
+    # --- end model in the loop ---
+    # --- Quality: review, gold and qualification (services/review.py, services/gold.py) ---
+    # --- end quality ---
 
     @field_validator("task_kinds")
     @classmethod
