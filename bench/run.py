@@ -10,7 +10,7 @@ import sys
 
 from bench.common import OUT, ROOT, machine
 
-BENCHES = ["import", "queue", "export"]
+BENCHES = ["import", "queue", "export", "generate"]
 
 
 def main() -> None:

@@ -33,6 +33,9 @@ ORIGINS = ("human", "imported", "generated")
 WORK_STATUSES = ("draft", "submitted", "accepted", "rejected", "skipped")
 ASSIGNMENT_STATUSES = ("active", "completed", "released", "expired")
 VERDICTS = ("accept", "reject", "edit")
+# A gold lease is for qualification (before real work) or a check mixed into real work afterwards.
+GOLD_PHASES = ("qualification", "check")
+QUALIFICATION_STATUSES = ("pending", "qualified", "failed")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -73,15 +76,26 @@ class Project(Base):
 
 
 class Membership(Base):
-    """Which users work on which project."""
+    """Which users work on which project, whether they are paused there, and their qualification."""
 
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id"),
+        CheckConstraint(_one_of("qualification", QUALIFICATION_STATUSES), name="qualification"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A paused member gets no tasks in this project (an admin pauses and resumes).
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Outcome of the qualification set (services/gold.py); only consulted when the project asks for one.
+    qualification: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    qualified_at: Mapped[datetime | None]
+    qualification_score: Mapped[float | None] = mapped_column(Float)
+    # Start of the current attempt: qualification results before it (an admin's reset) no longer count.
+    qualification_since: Mapped[datetime | None]
 
 
 class Prompt(Base):
@@ -152,8 +166,10 @@ class Assignment(Base):
         UniqueConstraint("prompt_id", "kind", "user_id"),
         CheckConstraint(_one_of("kind", TASK_KINDS), name="kind"),
         CheckConstraint(_one_of("status", ASSIGNMENT_STATUSES), name="status"),
+        CheckConstraint(_one_of("gold", GOLD_PHASES), name="gold"),  # NULL (real work) passes
         Index("ix_assignments_user_id_status", "user_id", "status", "expires_at"),
         Index("ix_assignments_project_id_status_expires_at", "project_id", "status", "expires_at"),
+        Index("ix_assignments_project_id_gold", "project_id", "gold", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,6 +182,32 @@ class Assignment(Base):
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    # Gold leases (services/gold.py) never touch the prompt counters and their results are never exported.
+    gold: Mapped[str | None] = mapped_column(String(16))
+    gold_score: Mapped[float | None] = mapped_column(Float)  # agreement with the expected answer, 0..1
+
+
+class GoldTask(Base):
+    """A prompt an admin marked as gold for one task kind, with the expected answer.
+
+    `expected` is `{"ranks": {"<candidate_id>": rank}}` for a ranking and `{"turns": [...]}` (an
+    exemplary demonstration) for a demonstration.
+    """
+
+    __tablename__ = "gold_tasks"
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "kind"),
+        CheckConstraint(_one_of("kind", TASK_KINDS), name="kind"),
+        Index("ix_gold_tasks_project_id_kind_id", "project_id", "kind", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    expected: Mapped[dict[str, Any]]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Demonstration(Base):

@@ -48,6 +48,21 @@ def bradley_terry(
     return p
 
 
+def strengths(wins: list[list[float]], ranked: Sequence[int], *, prior: float = PRIOR) -> list[float]:
+    """Bradley–Terry strengths, or total wins where they give the same order without a fit.
+
+    When every pair of the `ranked` items met equally often (every labeler ranked every candidate:
+    the usual case), the fixed point reads `wins_i + prior + games/2 = H(p_i)` with one increasing H
+    for every item, so the order of total wins (a tie counting half) is the Bradley–Terry order and
+    the iterations (hundreds per prompt) can be skipped. Items outside `ranked` get no rank either way.
+    """
+    n = len(wins)
+    games = {wins[a][b] + wins[b][a] for a in ranked for b in ranked if a < b}
+    if len(games) <= 1:
+        return [sum(row) for row in wins]
+    return bradley_terry(n, wins, prior=prior)
+
+
 def competition_ranks(scores: Sequence[float], ids: Sequence[int]) -> list[int]:
     """Ranks 1 = highest score; equal scores (relative 1e-9) share a rank (1, 1, 3)."""
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], ids[i]))
@@ -96,8 +111,8 @@ def consensus(rankings: Sequence[RankingRow], *, prior: float = PRIOR) -> Rankin
                     wins[a][b] += 1.0
                 elif ra == rb and a != b:
                     wins[a][b] += 0.5
-    scores = bradley_terry(n, wins, prior=prior)
     ranked = sorted(ranked_by_anyone)
+    scores = strengths(wins, ranked, prior=prior)
     ranks: list[int | None] = [None] * n
     for i, rank in zip(ranked, competition_ranks([scores[i] for i in ranked], [ids[i] for i in ranked]),
                        strict=True):

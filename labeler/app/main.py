@@ -21,8 +21,17 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("demonstrate", "Demonstrate", ":material/edit_note:", ("labeler", "reviewer", "admin")),
     ("rank", "Rank", ":material/format_list_numbered:", ("labeler", "reviewer", "admin")),
     ("my_work", "My work", ":material/insights:", ("labeler", "reviewer", "admin")),
+    ("review", "Review", ":material/rate_review:", ("reviewer", "admin")),
+    ("dashboard", "Dashboard", ":material/monitoring:", ("admin",)),
     ("projects", "Projects", ":material/folder:", ("admin",)),
+    ("users", "Users", ":material/group:", ("admin",)),
+    ("import_data", "Import", ":material/upload_file:", ("admin",)),
+    ("labelers", "Labelers", ":material/badge:", ("admin", "reviewer")),
+    ("quality", "Quality", ":material/query_stats:", ("admin", "reviewer")),
+    ("gold", "Gold", ":material/star:", ("admin",)),
     ("export", "Export", ":material/download:", ("admin",)),
+    ("generate", "Generate", ":material/auto_awesome:", ("admin",)),
+    ("finetune", "Fine-tuning", ":material/model_training:", ("admin",)),
 )
 PAGE_PATHS = tuple(name for name, *_ in PAGES)
 

@@ -16,6 +16,7 @@ from labeler.app import deps
 from labeler.app.render import show_conversation, show_text
 from labeler.errors import LabelerError
 from labeler.services.actors import Actor
+from labeler.services.gold import my_qualification
 from labeler.services.projects import list_projects, settings_of
 from labeler.services.queue import Task, get_task, next_task, skip_task
 
@@ -54,12 +55,14 @@ def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:
             pass  # finished, skipped or expired elsewhere: take the next one
     forget_task(ns)
     ok, task = deps.call(next_task, actor, project, kind)
-    if ok and task is not None:
+    if not ok:
+        st.stop()  # paused, failed qualification, ...: the message shown is all this page has to say
+    if task is not None:
         st.session_state[f"{ns}.assignment"] = task.assignment_id
         st.session_state[f"{ns}.assignment_project"] = project
         started_key = f"{ns}.started.{task.assignment_id}"
         st.session_state.setdefault(started_key, time.monotonic())
-    return task if ok else None
+    return task
 
 
 def seconds_since_counted(ns: str, task: Task) -> float:
@@ -94,6 +97,14 @@ def skip_box(actor: Actor, ns: str, task: Task) -> None:
                 st.rerun()
 
 
+def qualification_note(actor: Actor, project: str) -> None:
+    """"Qualification: task i of N" while the labeler works through the qualification set (all of it is gold)."""
+    ok, state = deps.call(my_qualification, actor, project, write=False)
+    if ok and state.required and state.qualification in ("not_started", "in_progress"):
+        st.info(f"Qualification: task {min(state.done + 1, state.required)} of {state.required}. "
+                "Real work starts once you pass.", icon=":material/school:")
+
+
 def guidelines(task: Task, expanded: bool = False) -> None:
     """The project's guidelines (markdown), collapsible."""
     with st.expander("Guidelines", expanded=expanded, icon=":material/menu_book:"):
@@ -114,6 +125,7 @@ def open_task(ns: str, title: str, kind: str, nothing_left: str, heading: str) -
     if task is None:
         st.success(nothing_left)
         return None
+    qualification_note(actor, project)
     guidelines(task)
     st.subheader(heading)
     show_conversation(task.messages)

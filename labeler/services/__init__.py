@@ -19,10 +19,17 @@ from labeler.config import get_settings
 from labeler.errors import Conflict
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per database URL per process (the URL defaults to `LABELER_DATABASE_URL`)."""
-    return create_store_engine(url or get_settings().database_url)
+    """One engine per database URL per process (the URL defaults to `LABELER_DATABASE_URL`, read now)."""
+    return _engine_for(url or get_settings().database_url)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_store_engine(url)
+
+
+get_engine.cache_clear = _engine_for.cache_clear  # type: ignore[attr-defined]  # tests reset engines
 
 
 def database_url() -> str:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
-from db.models import Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
+from db.models import Assignment, Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
 from exports import (
     FORMATS,
     DemonstrationRow,
@@ -200,6 +200,8 @@ def list_exports(session: Session, actor: Actor, project_name: str | None = None
 def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project_id: int,
               filters: ExportFilters) -> Select:
     query = query.where(Prompt.project_id == project_id, model.status.in_(filters.statuses))
+    # Gold results (services/gold.py) measure labelers; they are never training data.
+    query = query.where(~exists().where(Assignment.id == model.assignment_id, Assignment.gold.is_not(None)))
     if filters.origins:
         query = query.where(model.origin.in_(filters.origins))
     if filters.splits:

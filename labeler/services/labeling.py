@@ -21,14 +21,15 @@ from datetime import datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Assignment, Demonstration, Project, Prompt, Ranking
+from db.models import Assignment, Demonstration, GoldTask, Project, Prompt, Ranking
 from labeler.errors import Conflict, Invalid
 from labeler.services.actors import Actor
 from labeler.services.events import record_event
+from labeler.services.gold import gold_result_submitted, score_ranking_result
 from labeler.services.projects import ProjectSettings, get_project_for, settings_of
 from labeler.services.queue import (
     LABELS,
@@ -148,7 +149,7 @@ def submit_demonstration(
 ) -> int:
     """Store the demonstration of the actor's lease; the same id again for a repeated submit."""
     seconds = _check_seconds(seconds_spent)
-    assignment, _project = _demonstration_lease(session, actor, assignment_id)
+    assignment, project = _demonstration_lease(session, actor, assignment_id)
     existing = session.scalar(select(Demonstration).where(Demonstration.assignment_id == assignment.id))
     if assignment.status == "completed" and existing is not None:
         return existing.id
@@ -171,6 +172,8 @@ def submit_demonstration(
     record_event(session, actor, "demonstration.submit", "demonstration", existing.id,
                  assignment_id=assignment.id, prompt_id=assignment.prompt_id, turns=len(checked),
                  with_suggestion=existing.suggestion is not None, seconds_spent=round(existing.seconds_spent, 1))
+    if assignment.gold is not None:  # scored by its review (services/gold.py)
+        gold_result_submitted(session, actor, assignment, project)
     return existing.id
 
 
@@ -280,6 +283,8 @@ def submit_ranking(session: Session, actor: Actor, assignment_id: int, submissio
     record_event(session, actor, "ranking.submit", "ranking", ranking.id, assignment_id=assignment.id,
                  prompt_id=assignment.prompt_id, k=len(ranking.items), none_acceptable=submission.none_acceptable,
                  seconds_spent=round(seconds, 1))
+    if assignment.gold is not None:
+        score_ranking_result(session, actor, assignment, project, {it.candidate_id: it.rank for it in ranking.items})
     return ranking.id
 
 
@@ -318,7 +323,8 @@ def my_work(session: Session, actor: Actor, project_name: str) -> MyWork:
     remaining = {
         kind: session.scalar(
             select(func.count()).select_from(Prompt).where(
-                Prompt.project_id == project.id, counter_column(kind) < settings.labels_per_item)
+                Prompt.project_id == project.id, counter_column(kind) < settings.labels_per_item,
+                ~exists().where(GoldTask.prompt_id == Prompt.id, GoldTask.kind == kind))
         ) or 0
         for kind in settings.task_kinds
     }

@@ -6,7 +6,9 @@ for keys a newer version added, so old projects keep working.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
@@ -54,8 +56,66 @@ class ProjectSettings(BaseModel):
     split: tuple[int, int, int] = (80, 10, 10)
     scrub_pii: bool = False
     # --- Model in the loop (services/generate.py, services/finetune.py) ---
+    # The server and the NAME of the environment variable holding its key; keys are never stored.
+    model_base_url: str | None = Field(default=None, description="OpenAI-compatible server; None = OPENAI_BASE_URL")
+    model_api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
+    generation_models: list[str] = Field(default_factory=list, description="models candidates are sampled from")
+    generation_k: int | None = Field(default=None, ge=1, le=9, description="candidates per prompt; None = k_max")
+    generation_temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    generation_top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    generation_max_tokens: int = Field(default=512, ge=1, le=65536)
+    generation_seed: int | None = Field(default=0, ge=0, description="base seed sent with requests; None = none")
+    generation_concurrency: int = Field(default=8, ge=1, le=256, description="requests in flight at once")
+    model_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0, description="per request, before retries")
+    suggestion_model: str | None = Field(default=None, description="drafts replies on the Demonstrate page")
+    suggestion_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    suggestion_max_tokens: int = Field(default=1024, ge=1, le=65536)
+
+    @field_validator("model_api_key_env")
+    @classmethod
+    def _key_env_is_a_name(cls, v: str) -> str:
+        # The value is never echoed: it may be a key pasted by mistake.
+        v = v.strip()
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", v):
+            raise ValueError(
+                "must be the NAME of an environment variable (like OPENAI_API_KEY), not a key: "
+                "put the key in an environment variable and name that variable here"
+            )
+        return v
+
+    @field_validator("model_base_url")
+    @classmethod
+    def _base_url_without_secrets(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://localhost:8000/v1")
+        if parts.username or parts.password or parts.query:
+            raise ValueError("must not carry credentials or a query: put the key in an environment variable")
+        return v
+
+    @field_validator("generation_models")
+    @classmethod
+    def _clean_models(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(m.strip() for m in v if m.strip()))
+
+    @field_validator("suggestion_model")
+    @classmethod
+    def _clean_suggestion_model(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
     # --- end model in the loop ---
     # --- Quality: review, gold and qualification (services/review.py, services/gold.py) ---
+    qualification_tasks: int = Field(
+        default=0, ge=0, le=100, description="gold tasks a new labeler must do before real work (0 = none)")
+    qualification_threshold: float = Field(
+        default=0.75, ge=0.0, le=1.0, description="mean gold score needed to qualify (InstructGPT: about 0.75)")
+    gold_rate: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="share of a qualified labeler's tasks that are gold checks")
+    slipping_threshold: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="a qualified labeler whose recent gold mean falls below slips")
+    slipping_window: int = Field(default=20, ge=1, le=1000, description="recent gold results the slipping mean uses")
     # --- end quality ---
 
     @field_validator("task_kinds")

@@ -25,6 +25,11 @@ Design constraints:
   slot is taken again); otherwise the draft stays readable with `load_draft`, but cannot be submitted.
 - Ranking tasks show between k_min and k_max candidates, a random sample in a random order, stored at
   lease time as a draft `Ranking` (display_order) with one `RankingItem` per candidate (position).
+- **Gold** (services/gold.py): prompts marked gold for a kind never enter the normal pick (an index
+  probe of gold_tasks (prompt_id, kind)); labelers get them as qualification or check tasks through
+  `gold.gold_gate`, leased with `Assignment.gold` set and without touching the counters (expiry, skip
+  and renewal leave the counters alone for gold leases). A gold ranking shows exactly the candidates
+  of its expected ranking, in a random order. A paused member gets no task and cannot work on one.
 
 Run next_task, skip_task and the submits in write sessions (`session_scope()`, the default);
 get_task, load_draft and my_work only read.
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +52,7 @@ from db.models import (
     Assignment,
     Candidate,
     Demonstration,
+    GoldTask,
     Membership,
     Project,
     Prompt,
@@ -56,6 +63,7 @@ from db.models import (
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_role
 from labeler.services.events import record_event
+from labeler.services.gold import expected_ranks, gold_gate, next_gold, require_not_paused
 from labeler.services.projects import ProjectSettings, settings_of
 
 LABELS = "ABCDEFGHI"
@@ -115,9 +123,10 @@ def _check_kind(project: Project, settings: ProjectSettings, kind: str) -> None:
 def next_task(session: Session, actor: Actor, project_name: str, kind: str) -> Task | None:
     """The actor's open task of `kind` in the project, or a newly leased one; None when none is left."""
     require_worker(actor)
-    project = _project_for_worker(session, actor, project_name)
+    project, member = _project_for_worker(session, actor, project_name)
     settings = settings_of(project)
     _check_kind(project, settings, kind)
+    require_not_paused(actor, project, member)
     now = utcnow()
     own = _lock_user_and_find_lease(session, actor, project, kind, now)
     if own is not None:
@@ -125,17 +134,23 @@ def next_task(session: Session, actor: Actor, project_name: str, kind: str) -> T
     _reclaim(session, project.id, now, RECLAIM_BATCH)
     if kind == "demonstration" and (resumed := _resume_draft(session, actor, project, settings, now)):
         return build_task(session, resumed, project, settings)
-    leased = _lease_new(session, actor, project, settings, kind, now)
+    phase = gold_gate(session, actor, project, settings, member)
+    leased = _lease_gold(session, actor, project, settings, kind, phase, now) if phase else None
+    if leased is None and phase == "qualification":
+        raise Conflict(f"you are qualifying for project `{project.name}` and no `{kind}` qualification task is left "
+                       "for you: try the other task kind, or ask an admin to add gold tasks")
+    if leased is None:
+        leased = _lease_new(session, actor, project, settings, kind, now)
     if leased is None:
         return None
     assignment, messages, candidates = leased
     return _task(assignment, project, settings, messages, candidates)
 
 
-def _project_for_worker(session: Session, actor: Actor, name: str) -> Project:
-    """Like projects.get_project_for, in one round trip (this is the queue's hot path)."""
+def _project_for_worker(session: Session, actor: Actor, name: str) -> tuple[Project, Membership | None]:
+    """Like projects.get_project_for, with the actor's membership, in one round trip (the queue's hot path)."""
     row = session.execute(
-        select(Project, Membership.id)
+        select(Project, Membership)
         .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == actor.id))
         .where(Project.name == name)
     ).first()
@@ -143,7 +158,7 @@ def _project_for_worker(session: Session, actor: Actor, name: str) -> Project:
         raise NotFound(f"project `{name}` not found")
     if row[1] is None and not actor.is_admin:
         raise Forbidden(f"`{actor.username}` is not a member of project `{name}`")
-    return row[0]
+    return row[0], row[1]
 
 
 def _lock_user_and_find_lease(
@@ -203,6 +218,7 @@ def _lease_new(
             col < settings.labels_per_item,
             ~exists().where(Assignment.prompt_id == table.c.id, Assignment.kind == kind,
                             Assignment.user_id == actor.id),
+            ~exists().where(GoldTask.prompt_id == table.c.id, GoldTask.kind == kind),
         )
         .order_by(col, table.c.id)
         .limit(1)
@@ -228,6 +244,24 @@ def _lease_new(
     return assignment, row.messages, candidates
 
 
+def _lease_gold(
+    session: Session, actor: Actor, project: Project, settings: ProjectSettings, kind: str, phase: str, now: datetime
+) -> tuple[Assignment, list, list[TaskCandidate]] | None:
+    """Lease the actor's next gold task of `kind` as a `phase` lease; the counters are not touched."""
+    gold = next_gold(session, actor.id, project.id, kind)  # type: ignore[arg-type]
+    if gold is None:
+        return None
+    messages = session.scalar(select(Prompt.messages).where(Prompt.id == gold.prompt_id))
+    assignment = Assignment(project_id=project.id, prompt_id=gold.prompt_id, user_id=actor.id, kind=kind,
+                            status="active", leased_at=now, gold=phase,
+                            expires_at=now + timedelta(minutes=settings.lease_minutes))
+    session.add(assignment)
+    session.flush()
+    candidates = (_prepare_ranking(session, assignment, actor, settings, only=expected_ranks(gold))
+                  if kind == "ranking" else [])
+    return assignment, messages or [], candidates
+
+
 def _take_slot(session: Session, prompt_id: int, kind: str, limit: int) -> bool:
     """Count one more label on the prompt, atomically, only while it is below `limit`."""
     table = Prompt.__table__
@@ -247,12 +281,18 @@ def release_label(session: Session, prompt_id: int, kind: str, n: int = 1) -> No
 
 
 def _prepare_ranking(
-    session: Session, assignment: Assignment, actor: Actor, settings: ProjectSettings
+    session: Session, assignment: Assignment, actor: Actor, settings: ProjectSettings, only: Collection[int] = ()
 ) -> list[TaskCandidate]:
-    """Pick up to k_max candidates at random, in a random order, and store that order as a draft ranking."""
+    """Pick up to k_max candidates at random, in a random order, and store that order as a draft ranking.
+
+    `only` (a gold ranking's candidates) shows exactly those, all of them, in a random order.
+    """
     texts = dict(session.execute(
         select(Candidate.id, Candidate.text).where(Candidate.prompt_id == assignment.prompt_id)).all())
-    shown = _rng.sample(sorted(texts), min(len(texts), settings.k_max))  # a random sample in random order
+    if only:
+        texts = {cid: text for cid, text in texts.items() if cid in only}
+    k = len(texts) if only else min(len(texts), settings.k_max)
+    shown = _rng.sample(sorted(texts), k)  # a random sample in random order
     session.add(Ranking(
         prompt_id=assignment.prompt_id, labeler_id=actor.id, assignment_id=assignment.id, status="draft",
         origin="human", display_order=shown,
@@ -268,9 +308,9 @@ def renew_lease(session: Session, assignment: Assignment, settings: ProjectSetti
     if assignment.status == "active":  # still holds its slot, even if past its expiry time
         assignment.expires_at = until
         return True
-    if assignment.status == "expired" and _take_slot(
+    if assignment.status == "expired" and (assignment.gold is not None or _take_slot(
         session, assignment.prompt_id, assignment.kind, settings.labels_per_item
-    ):
+    )):
         assignment.status, assignment.expires_at, assignment.finished_at = "active", until, None
         return True
     return False
@@ -287,7 +327,7 @@ def expire_leases(session: Session, project_id: int | None = None) -> int:
 
 def _reclaim(session: Session, project_id: int | None, now: datetime, limit: int | None) -> int:
     query = (
-        select(Assignment.id, Assignment.prompt_id, Assignment.kind)
+        select(Assignment.id, Assignment.prompt_id, Assignment.kind, Assignment.gold)
         .where(Assignment.status == "active", Assignment.expires_at <= now)
         .order_by(Assignment.id)
         .with_for_update(skip_locked=True)  # a lease being submitted right now is not touched
@@ -303,7 +343,7 @@ def _reclaim(session: Session, project_id: int | None, now: datetime, limit: int
     session.execute(
         update(table).where(table.c.id.in_([r.id for r in rows])).values(status="expired", finished_at=now)
     )
-    by_prompt = Counter((r.prompt_id, r.kind) for r in rows)
+    by_prompt = Counter((r.prompt_id, r.kind) for r in rows if r.gold is None)  # gold leases hold no slot
     for kind in TASK_KINDS:
         params = [{"pid": pid, "n": n} for (pid, k), n in sorted(by_prompt.items()) if k == kind]
         if params:
@@ -331,7 +371,7 @@ def own_assignment_and_project(
     """The actor's assignment and its project, in one round trip; NotFound or Forbidden otherwise."""
     require_worker(actor)
     query = (
-        select(Assignment, Project, Membership.id)
+        select(Assignment, Project, Membership)
         .join(Project, Project.id == Assignment.project_id)
         .outerjoin(Membership, (Membership.project_id == Assignment.project_id) & (Membership.user_id == actor.id))
         .where(Assignment.id == assignment_id)
@@ -346,6 +386,7 @@ def own_assignment_and_project(
         raise Forbidden(f"task `{assignment_id}` is leased to another labeler, not to `{actor.username}`")
     if membership is None and not actor.is_admin:
         raise Forbidden(f"`{actor.username}` is no longer a member of the project of task `{assignment_id}`")
+    require_not_paused(actor, project, membership)
     return assignment, project
 
 
@@ -403,7 +444,7 @@ def skip_task(session: Session, actor: Actor, assignment_id: int, reason: str) -
         raise Conflict(f"task `{assignment_id}` was already submitted and cannot be skipped")
     if assignment.status == "released":
         return  # skipped twice (double click): nothing more to do
-    if assignment.status == "active":
+    if assignment.status == "active" and assignment.gold is None:  # a gold lease holds no slot
         release_label(session, assignment.prompt_id, assignment.kind)
     assignment.status, assignment.skip_reason, assignment.finished_at = "released", reason, utcnow()
     for model in (Demonstration, Ranking):

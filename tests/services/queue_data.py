@@ -47,16 +47,18 @@ def counter(prompt_id: int, kind: str) -> int:
 
 
 def audit_counters() -> list[str]:
-    """Prompts whose counters differ from active leases + submitted/accepted human results."""
+    """Prompts whose counters differ from active leases + submitted/accepted human results (gold ones never count)."""
     problems = []
     with session_scope(write=False) as s:
         for kind, model in (("demonstration", Demonstration), ("ranking", Ranking)):
             leases = dict(s.execute(
-                select(Assignment.prompt_id, func.count()).where(Assignment.kind == kind, Assignment.status == "active")
+                select(Assignment.prompt_id, func.count()).where(Assignment.kind == kind, Assignment.status == "active",
+                                                                 Assignment.gold.is_(None))
                 .group_by(Assignment.prompt_id)).all())
             done = dict(s.execute(
-                select(model.prompt_id, func.count()).where(model.origin == "human",
-                                                            model.status.in_(("submitted", "accepted")))
+                select(model.prompt_id, func.count())
+                .outerjoin(Assignment, Assignment.id == model.assignment_id)
+                .where(model.origin == "human", model.status.in_(("submitted", "accepted")), Assignment.gold.is_(None))
                 .group_by(model.prompt_id)).all())
             for pid, stored in s.execute(select(Prompt.id, getattr(Prompt, f"{kind}_count"))):
                 expected = leases.get(pid, 0) + done.get(pid, 0)

@@ -10,21 +10,15 @@ Design constraints:
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from labeler.app import deps, tasks
 from labeler.services.actors import Actor
+from labeler.services.generate import suggest_reply, suggestion_model_for
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
 from labeler.services.queue import Task
 
 NS = "demo"
-
-
-def model_configured() -> bool:
-    """True when an OpenAI-compatible model is configured (the generation service reads the same)."""
-    return bool(os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"))
 
 
 def _turn_key(aid: int, i: int) -> str:
@@ -111,11 +105,35 @@ def _editor(actor: Actor, task: Task) -> None:
                      on_click=_resize, args=(actor, task, -2))
 
 
-def _suggest(task: Task) -> None:
-    if not model_configured():
-        return  # no model: no button (the generation service comes with the model-in-the-loop issue)
-    if st.button("Suggest", key=f"{NS}.suggest.{task.assignment_id}", icon=":material/auto_awesome:"):
-        st.info("Model suggestions are not available in this version yet.")
+def _suggestion_key(aid: int) -> str:
+    return f"{NS}.suggestion.{aid}"
+
+
+def _fill_suggestion(actor: Actor, task: Task, model: str) -> None:
+    """Button callback (runs before the editor is drawn, so it may set its text): ask, fill, save."""
+    aid = task.assignment_id
+    with st.spinner(f"Asking `{model}` for a draft…"):
+        ok, suggestion = deps.call(suggest_reply, actor, aid, editor_turns(aid), write=False)
+    if not ok:
+        return  # deps.call showed the error
+    st.session_state[_turn_key(aid, suggestion["turn"])] = suggestion["text"]
+    st.session_state[_suggestion_key(aid)] = suggestion
+    autosave(actor, task)
+
+
+def _suggest(actor: Actor, task: Task) -> None:
+    """Suggest: a model's draft of the last assistant turn, shown only when the project has a model."""
+    ok, model = deps.call(suggestion_model_for, actor, task.project, write=False)
+    if not ok or not model:
+        return
+    aid = task.assignment_id
+    st.button("Suggest", key=f"{NS}.suggest.{aid}", icon=":material/auto_awesome:",
+              help=f"Replace the last assistant turn with a draft from `{model}`, to edit",
+              on_click=_fill_suggestion, args=(actor, task, model))
+    suggestion = st.session_state.get(_suggestion_key(aid))
+    if suggestion:
+        st.caption(f"Turn {suggestion['turn'] + 1} was drafted by `{suggestion['model']}`: edit it until it is the "
+                   "reply you would give. The draft is kept with your demonstration.")
 
 
 def _submit(actor: Actor, task: Task) -> None:
@@ -123,7 +141,8 @@ def _submit(actor: Actor, task: Task) -> None:
     if st.button("Submit demonstration", key=f"{NS}.submit.{aid}", type="primary", icon=":material/send:"):
         turns = editor_turns(aid)
         seconds = tasks.seconds_since_counted(NS, task)
-        ok, demo_id = deps.call(submit_demonstration, actor, aid, turns, None, seconds)
+        suggestion = st.session_state.get(_suggestion_key(aid))
+        ok, demo_id = deps.call(submit_demonstration, actor, aid, turns, suggestion, seconds)
         if ok:
             tasks.counted(NS, task, seconds)
             tasks.forget_task(NS)
@@ -142,7 +161,7 @@ def render_demonstrate() -> None:
     st.caption("Drafts are saved as you work (leave a box or press Ctrl+Enter in it).")
     _load_editor(actor, task)
     _editor(actor, task)
-    _suggest(task)
+    _suggest(actor, task)
     _submit(actor, task)
     tasks.skip_box(actor, NS, task)
     autosave(actor, task)

@@ -1,11 +1,15 @@
-"""My work: what the labeler has done (today, in total), how long a task takes them, what is left."""
+"""My work: what the labeler has done (today, in total), how long a task takes them, what is left,
+and the work a reviewer rejected, with the reason."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from labeler.app import deps, tasks
+from labeler.app.render import inert_markdown, show_text
+from labeler.services.actors import Actor
 from labeler.services.labeling import my_work
+from labeler.services.review import my_rejections
 
 
 def _duration(seconds: float | None) -> str:
@@ -35,6 +39,22 @@ def render_my_work() -> None:
     for column, (kind, n) in zip(st.columns(max(1, len(work.remaining))), sorted(work.remaining.items()),
                                  strict=False):
         column.metric(f"Prompts still needing a {kind}", n)
+    rejected_work(actor, project)
+
+
+def rejected_work(actor: Actor, project: str) -> None:
+    """The actor's rejected work, newest verdict first, with the reviewer's reason."""
+    ok, rejections = deps.call(my_rejections, actor, project, write=False)
+    if not ok:
+        return
+    st.subheader(f"Rejected by a reviewer ({len(rejections)})")
+    if not rejections:
+        st.caption("None of your work has been rejected.")
+    for r in rejections:
+        with st.container(border=True):
+            st.markdown(f"**{r.kind.capitalize()} #{r.work_id}** · prompt #{r.prompt_id}: {inert_markdown(r.preview)}")
+            st.caption(f"Rejected by {r.reviewer or 'an admin'} on {r.at:%Y-%m-%d %H:%M} UTC. Reason:")
+            show_text(r.reason)
 
 
 render_my_work()
