@@ -36,6 +36,10 @@ VERDICTS = ("accept", "reject", "edit")
 # A gold lease is for qualification (before real work) or a check mixed into real work afterwards.
 GOLD_PHASES = ("qualification", "check")
 QUALIFICATION_STATUSES = ("pending", "qualified", "failed")
+# Scope labels (services/scope.py): should a gatekeeper let the assistant answer this prompt?
+SCOPE_LABELS = ("answerable", "off-limits")
+# A paraphrased prompt (services/augment.py) waits for an admin to keep or reject it.
+PARAPHRASE_STATUSES = ("pending", "kept", "rejected")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -112,6 +116,9 @@ class Prompt(Base):
         # The work queue: fewest collected labels first, then oldest.
         Index("ix_prompts_queue_demonstration", "project_id", "demonstration_count", "id"),
         Index("ix_prompts_queue_ranking", "project_id", "ranking_count", "id"),
+        CheckConstraint(_one_of("scope", SCOPE_LABELS), name="scope"),  # NULL (not labelled) passes
+        CheckConstraint(_one_of("paraphrase_status", PARAPHRASE_STATUSES), name="paraphrase_status"),
+        Index("ix_prompts_project_id_scope_id", "project_id", "scope", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +135,12 @@ class Prompt(Base):
     demonstration_count: Mapped[int] = mapped_column(Integer, default=0)
     ranking_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The resolved scope label (services/scope.py resolves the ScopeLabel votes into it); NULL = none yet.
+    scope: Mapped[str | None] = mapped_column(String(16))
+    scope_reason: Mapped[str | None] = mapped_column(String(100))
+    # A paraphrase (services/augment.py) points at the prompt it was written from; NULL for originals.
+    source_prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+    paraphrase_status: Mapped[str | None] = mapped_column(String(16))
 
     candidates: Mapped[list[Candidate]] = relationship(back_populates="prompt", passive_deletes=True)
 
@@ -208,6 +221,32 @@ class GoldTask(Base):
     expected: Mapped[dict[str, Any]]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScopeLabel(Base):
+    """One person's scope label on a prompt: answerable or off-limits, with an optional reason.
+
+    Every labeler's vote is kept (one per prompt and person, changed in place); `by_admin` marks an
+    admin's decision, which wins the resolution into `prompts.scope` (services/scope.py); a prompt
+    holds at most one, the latest. `user_id` is NULL for the CLI operator (and once a user is deleted).
+    """
+
+    __tablename__ = "scope_labels"
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "user_id"),
+        CheckConstraint(_one_of("label", SCOPE_LABELS), name="label"),
+        Index("ix_scope_labels_project_id_user_id", "project_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(100))
+    by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Demonstration(Base):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from exports.classification import SCOPE_LABELS
 from exports.message_checks import (
     PLAIN,
     PROMPT_ENDS,
@@ -357,6 +358,108 @@ def check_openai_legacy(rec: Any, v: Sink) -> int | None:
     return approx_tokens(prompt) + approx_tokens(completion)
 
 
+PROMPT_ONLY_KEYS = frozenset({"prompt", "prompt_id", "split", "external_id", "reference"})
+
+
+def check_prompts(rec: Any, v: Sink) -> int | None:
+    """TRL prompt-only rows (GRPO, RLOO, PPO): a prompt ending in a user turn, and no completion."""
+    if not _object(rec, v, ("prompt",), PROMPT_ONLY_KEYS, strict=False):
+        return None
+    for key in ("completion", "chosen", "rejected", "messages"):
+        if key in rec:
+            v.error(key, "a prompt-only row holds no reply: the trainer generates the completions")
+    if isinstance(rec["prompt"], str):
+        if not rec["prompt"].strip():
+            v.error("prompt", "empty text")
+    elif type(rec["prompt"]) is not list:
+        v.error("prompt", f"expected a list of messages or a string, got {kind(rec['prompt'])}")
+        return None
+    reference = rec.get("reference")
+    if reference is not None and type(reference) is not str:
+        v.error("reference", f"expected a string or null, got {kind(reference)}")
+    elif reference is not None:
+        v.count("with_reference")
+    tokens = _prompt(rec, v)
+    return None if tokens is None else tokens + PER_EXAMPLE
+
+
+RFT_ROLES = frozenset({"developer", "user", "assistant", "tool"})
+
+
+def check_openai_rft(rec: Any, v: Sink) -> int | None:
+    """OpenAI reinforcement fine-tuning: `messages` ending in a user turn, no system role, grader fields.
+
+    `messages` and `tools` are reserved; any other key is data the grader reads (`{{ item.KEY }}`).
+    """
+    if type(rec) is not dict:
+        v.error(None, f"expected a JSON object, got {kind(rec)}")
+        return None
+    if "messages" not in rec:
+        v.error("messages", "missing")
+        return None
+    msgs = rec["messages"]
+    tokens = check_messages(msgs, "messages", v, openai=True)
+    if tokens is None:
+        return None
+    roles = roles_of(msgs)
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict):
+            continue
+        if m.get("role") == "system":
+            v.error(f"messages[{i}].role", "`system` is not taken: write it as a `developer` message")
+        elif m.get("role") not in RFT_ROLES | {"system"}:
+            v.error(f"messages[{i}].role", f"expected one of {key_list(RFT_ROLES)}, got {m.get('role')!r}")
+        if "weight" in m:
+            v.error(f"messages[{i}].weight", "`weight` belongs to chat fine-tuning, not to reinforcement data")
+    if roles and roles[-1] != "user":
+        v.error("messages", f"must end with a user message (the model answers it), ends with `{roles[-1]}`")
+    if "tools" in rec and type(rec["tools"]) is not list:
+        v.error("tools", f"expected a list of tools, got {kind(rec['tools'])}")
+    if not rec.keys() - {"messages", "tools"}:
+        v.warn(None, "no field besides `messages`: a grader has no reference answer to compare with")
+    elif "reference_answer" in rec:
+        v.count("with_reference")
+    return tokens + PER_EXAMPLE
+
+
+CLASSIFICATION_KEYS = frozenset({"text", "label", "reason", "prompt_id"})
+
+
+def check_classification(rec: Any, v: Sink) -> int | None:
+    """Scope classification: a non-empty `text` and a `label` of `answerable` or `off-limits`."""
+    if not _object(rec, v, ("text", "label"), CLASSIFICATION_KEYS, strict=False):
+        return None
+    text, label = rec["text"], rec["label"]
+    if type(text) is not str:
+        v.error("text", f"expected a string, got {kind(text)}")
+        return None
+    if not has_text(text):
+        v.error("text", "empty text")
+    if label not in SCOPE_LABELS:
+        v.error("label", f"expected one of {key_list(SCOPE_LABELS)}, got {label!r}")
+    else:
+        v.count(label)
+    reason = rec.get("reason")
+    if reason is not None and type(reason) is not str:
+        v.error("reason", f"expected a string or null, got {kind(reason)}")
+    return approx_tokens(text) + 1
+
+
+def check_classification_openai(rec: Any, v: Sink) -> int | None:
+    """The chat shape of a scope label: OpenAI's chat rules, and the last (assistant) turn is a label."""
+    tokens = check_openai_chat(rec, v)
+    if tokens is None:
+        return None
+    last = rec["messages"][-1] if rec["messages"] else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        if last.get("content") not in SCOPE_LABELS:
+            v.error("messages", f"the assistant must answer with one of {key_list(SCOPE_LABELS)}, "
+                                f"got {last.get('content')!r}")
+        else:
+            v.count(last["content"])
+    return tokens
+
+
 @dataclass(frozen=True)
 class Check:
     """A format's record check and the file rules around it."""
@@ -374,4 +477,8 @@ CHECKS: dict[str, Check] = {
     "openai-chat": Check(check_openai_chat, openai=True),
     "openai-preference": Check(check_openai_preference, openai=True),
     "openai-legacy": Check(check_openai_legacy, openai=True),
+    "prompts": Check(check_prompts),
+    "openai-rft": Check(check_openai_rft, openai=True),
+    "classification": Check(check_classification),
+    "classification-openai": Check(check_classification_openai, openai=True),
 }

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exports import preference, sft
+from exports import classification, preference, prompts, sft
 from exports.aggregate import consensus_stream
 from exports.checks import CHECKS, Check
 from exports.errors import ExportError
@@ -25,7 +25,7 @@ class Format:
     """One export format: what rows it reads, how one row becomes records, and how records are checked."""
 
     name: str
-    source: str  # "rankings" or "demonstrations"
+    source: str  # "rankings", "demonstrations", "prompts" or "scope" (prompts with a scope label)
     row_fn: Callable[..., Iterable[dict[str, Any]]]
     options: tuple[str, ...]
     description: str
@@ -118,6 +118,23 @@ FORMATS: dict[str, Format] = dict([
     _f("openai-legacy", "demonstrations", sft.openai_legacy, ("separator", "stop"),
        "OpenAI legacy completions (babbage-002, davinci-002): separator and stop absent from the data",
        '{"prompt": "Hi\\n\\n###\\n\\n", "completion": " Hello! END"}'),
+    _f("prompts", "prompts", prompts.prompt_only, ("allow_overlap",),
+       "prompt-only rows for the RL stage (TRL GRPOTrainer, RLOOTrainer, PPOTrainer); by default only prompts "
+       "the SFT and reward-model sets of the same filters do not use",
+       '{"prompt": [{"role": "user", "content": "What is 6 x 7?"}], "prompt_id": 3, "split": "train", '
+       '"external_id": null, "reference": "42"}'),
+    _f("openai-rft", "prompts", prompts.openai_rft, ("allow_overlap",),
+       "OpenAI reinforcement fine-tuning: prompts with a reference answer, system turns as developer turns",
+       '{"messages": [{"role": "developer", "content": "Answer with a number."}, {"role": "user", "content": '
+       '"What is 6 x 7?"}], "reference_answer": "42", "prompt_id": 3}'),
+    _f("classification", "scope", classification.classification, (),
+       "scope labels for a gatekeeper classifier: the prompt's text and `answerable` or `off-limits`",
+       '{"text": "How do I reset my password?", "label": "answerable", "reason": null, "prompt_id": 3}'),
+    _f("classification-openai", "scope", classification.classification_openai, (),
+       "the same scope labels as OpenAI chat fine-tuning: an instruction, the text, the label as the reply",
+       '{"messages": [{"role": "system", "content": "Decide whether the assistant should answer the user\'s '
+       'message. Reply with exactly one word: answerable or off-limits."}, {"role": "user", "content": '
+       '"Write my exam essay for me."}, {"role": "assistant", "content": "off-limits"}]}'),
 ])
 
 

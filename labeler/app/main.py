@@ -22,6 +22,7 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("rank", "Rank", ":material/format_list_numbered:", ("labeler", "reviewer", "admin")),
     ("my_work", "My work", ":material/insights:", ("labeler", "reviewer", "admin")),
     ("review", "Review", ":material/rate_review:", ("reviewer", "admin")),
+    ("paraphrases", "Paraphrases", ":material/translate:", ("labeler", "reviewer", "admin")),
     ("dashboard", "Dashboard", ":material/monitoring:", ("admin",)),
     ("projects", "Projects", ":material/folder:", ("admin",)),
     ("users", "Users", ":material/group:", ("admin",)),

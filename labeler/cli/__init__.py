@@ -3,7 +3,7 @@
 The commands live in modules by topic; importing them registers them on `app`.
 """
 
-from labeler.cli import accounts, data, exporting, finetuning, generation, quality  # noqa: F401 - registers the commands
+from labeler.cli import accounts, augment, data, exporting, finetuning, generation, quality, scope  # noqa: F401 - registers the commands
 from labeler.cli.base import app
 
 

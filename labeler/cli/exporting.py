@@ -30,6 +30,11 @@ def export_(
     weight_non_human: Annotated[
         bool, typer.Option("--weight-non-human", help="openai-chat: weight 0 on turns no labeler wrote.")
     ] = False,
+    include_paraphrases: Annotated[bool, typer.Option(
+        "--include-paraphrases", help="Demonstration formats: also each kept paraphrase with its source's "
+                                      "demonstration (counted as `augmented`).")] = False,
+    allow_overlap: Annotated[bool, typer.Option(
+        "--allow-overlap", help="prompts, openai-rft: also prompts the SFT/RM sets of the same filters use.")] = False,
     parquet: Annotated[bool, typer.Option("--parquet", help="Also write Parquet beside JSONL.")] = False,
     target_model: Annotated[str | None, typer.Option(help="Check token counts against this model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -42,6 +47,8 @@ def export_(
         request = ExportRequest(
             format=format, project=project, out_dir=out, aggregate=aggregate, exclude_flags=exclude_flag or [],
             weight_non_human=weight_non_human, parquet=parquet, target_model=target_model,
+            include_paraphrases=include_paraphrases,
+            allow_overlap=allow_overlap,
             filters=ExportFilters(
                 statuses=_csv(status), origins=_csv(source), splits=_csv(split), labelers=_csv(labeler),
                 since=_date(since, "--since"), until=_date(until, "--until"),

@@ -78,11 +78,11 @@ def generate(
 class _progress:
     """A progress bar over the prompts planned (stderr, gone when done)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, label: str = "generating") -> None:
         self.quiet = quiet or not err_console.is_terminal  # a bar only where someone watches
         self.started = False
         self.bar = Progress(
-            TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("prompts"),
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("prompts"),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
         )
 

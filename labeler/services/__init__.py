@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from db.engine import create_store_engine, writer
@@ -49,6 +50,13 @@ def session_scope(url: str | None = None, *, write: bool = True) -> Iterator[Ses
     try:
         yield session
         session.commit()
+    except OperationalError as e:
+        session.rollback()
+        if "database is locked" in str(e.orig) or "database is busy" in str(e.orig):
+            where = engine.url.database or engine.url.render_as_string(hide_password=True)
+            raise Conflict(f"the database `{where}` is locked by another process (it stayed busy longer than the "
+                           "wait for it): try again, or stop the process that holds it") from None
+        raise
     except BaseException:
         session.rollback()
         raise

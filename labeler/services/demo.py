@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Project, User
-from labeler.services.actors import Actor
+from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import create_user
 from labeler.services.ingest import ImportOptions, ImportReport, import_file
 from labeler.services.projects import add_member, create_project
@@ -32,7 +32,8 @@ helpful truthful answer first; flag hallucinations and replies that ignore the i
 
 
 def ensure_demo_project(session: Session, actor: Actor) -> ImportReport | None:
-    """Create the `demo` project from the bundled sample, unless it exists (then None)."""
+    """Create the `demo` project from the bundled sample, unless it exists (then None) (admins only)."""
+    require_admin(actor)
     if session.scalar(select(Project.id).where(Project.name == DEMO_PROJECT)) is not None:
         return None
     create_project(session, actor, DEMO_PROJECT, DEMO_GUIDELINES, {"k_min": 2, "k_max": 5})

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
-from db.models import Assignment, Candidate, Demonstration, Export, Prompt, Ranking, RankingItem, User
+from db.models import Assignment, Candidate, Demonstration, Export, GoldTask, Prompt, Ranking, RankingItem, User
 from exports import (
     FORMATS,
     DemonstrationRow,
@@ -34,12 +34,14 @@ from exports import (
     legacy_texts,
     write_export,
 )
+from exports.prompts import PromptRow, reference_of
 from labeler import __version__
 from labeler.config import get_settings
 from labeler.errors import Invalid
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
 from labeler.services.projects import get_project_or_raise
+from labeler.services.scope import scope_rows
 
 CHUNK = 2000
 
@@ -67,6 +69,8 @@ class ExportRequest(BaseModel):
     weight_non_human: bool = False
     parquet: bool = False
     target_model: str | None = None
+    allow_overlap: bool = False  # prompt formats: also prompts the SFT/RM sets of the same filters use
+    include_paraphrases: bool = False  # kept paraphrases reuse their source's demonstrations (augmented)
 
 
 class ExportSummary(BaseModel):
@@ -96,11 +100,21 @@ def export_dataset(
     rows: Callable[[], Iterator[Any]]
     if fmt.source == "rankings":
         rows = lambda: ranking_rows(session, project.id, request.filters)  # noqa: E731
+    elif fmt.source == "prompts":
+        rows = lambda: prompt_rows(session, project.id, request.filters,  # noqa: E731
+                                   allow_overlap=request.allow_overlap)
+    elif fmt.source == "scope":
+        rows = lambda: scope_rows(session, project.id, request.filters.splits)  # noqa: E731
     else:
         rows = lambda: demonstration_rows(session, project.id, request.filters)  # noqa: E731
+    augmented: dict[str, int] | None = None
+    if request.include_paraphrases:
+        rows, augmented = _with_paraphrases(session, project.id, request, fmt.source, rows)
     if fmt.name == "openai-legacy":  # markers must appear nowhere in the data: a first pass finds them
         options["separator"], options["stop"] = choose_legacy_markers(legacy_texts(rows()))
     filters = {"project": project.name, **request.filters.model_dump(mode="json")}
+    if request.include_paraphrases:
+        filters["include_paraphrases"] = True
     try:
         result = write_export(
             request.out_dir, fmt.name, rows(), options=options, filters=filters, labeler_version=__version__,
@@ -111,7 +125,12 @@ def export_dataset(
         raise Invalid(f"the `{fmt.name}` export would be invalid; nothing was written:\n{report}") from None
     except ExportError as e:
         raise Invalid(str(e)) from None
+    except OSError as e:  # a full disk, a read-only or vanished folder: the writer removed its temporary files
+        raise Invalid(f"could not write the export to {request.out_dir}: {e.strerror or e}; nothing was written "
+                      "(free some disk space or choose another folder)") from None
     manifest = result.manifest
+    if augmented is not None:  # records reusing a source's demonstration with a kept paraphrase
+        manifest["counts"] = {**manifest["counts"], "augmented": augmented["n"]}
     files = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
     record = Export(
         project_id=project.id, format=fmt.name, filters=filters, counts=manifest["counts"], files=files,
@@ -134,11 +153,15 @@ def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]
         given["exclude_flags"] = sorted(request.exclude_flags)
     if request.weight_non_human:
         given["weight_non_human"] = True
+    if request.allow_overlap:
+        given["allow_overlap"] = True
     for name in given:
         if name not in allowed:
             raise Invalid(f"format `{request.format}` does not take `{name.replace('_', '-')}`")
     if "aggregate" in allowed and "aggregate" not in given:
         given["aggregate"] = "per-labeler"
+    if "allow_overlap" in allowed and "allow_overlap" not in given:  # the manifest says which prompts
+        given["allow_overlap"] = False
     return given
 
 
@@ -152,6 +175,10 @@ def preview_export(session: Session, actor: Actor, request: ExportRequest, limit
     options = _options(request, fmt.options)
     if fmt.source == "rankings":
         rows: Iterator[Any] = ranking_rows(session, project.id, request.filters)
+    elif fmt.source == "prompts":
+        rows = prompt_rows(session, project.id, request.filters, allow_overlap=request.allow_overlap)
+    elif fmt.source == "scope":
+        rows = scope_rows(session, project.id, request.filters.splits)
     else:
         rows = demonstration_rows(session, project.id, request.filters)
     if fmt.name == "openai-legacy":
@@ -273,6 +300,75 @@ def demonstration_rows(session: Session, project_id: int, filters: ExportFilters
             labeler=labeler, origin=origin, status=status, submitted_at=at.isoformat() if at else None,
             human_turns=human_turns(turns, suggestion),
         )
+
+
+# --- Paraphrase augmentation (labeler.services.augment) -----------------------------------------------
+
+
+def _with_paraphrases(session: Session, project_id: int, request: ExportRequest, source: str,
+                      rows: Callable[[], Iterator[Any]]) -> tuple[Callable[[], Iterator[Any]], dict[str, int]]:
+    """The demonstration rows followed by their kept paraphrases' rows; `n` counts the latter (last pass)."""
+    if source != "demonstrations":
+        raise Invalid(f"format `{request.format}` does not take `include-paraphrases` (demonstration formats do)")
+    counter = {"n": 0}
+
+    def chained() -> Iterator[Any]:
+        yield from rows()
+        counter["n"] = 0
+        for row in paraphrase_rows(session, project_id, request.filters):
+            counter["n"] += 1
+            yield row
+
+    return chained, counter
+
+
+def paraphrase_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[DemonstrationRow]:
+    """Each kept paraphrase with each demonstration of its source (origin `augmented`), by paraphrase."""
+    para = aliased(Prompt)
+    query = _filtered(
+        select(Demonstration.id, para.id, para.split, para.messages, para.external_id, Demonstration.turns,
+               Demonstration.suggestion, User.username, Demonstration.status, Demonstration.submitted_at)
+        .join(Prompt, Prompt.id == Demonstration.prompt_id)
+        .join(para, (para.source_prompt_id == Prompt.id) & (para.paraphrase_status == "kept"))
+        .outerjoin(User, User.id == Demonstration.labeler_id),
+        Demonstration, project_id, filters,
+    ).order_by(para.id, Demonstration.id)
+    rows = session.connection().execute(query, execution_options={"yield_per": CHUNK})
+    for did, pid, split, messages, ext, turns, suggestion, labeler, status, at in rows:
+        yield DemonstrationRow(
+            demonstration_id=did, prompt_id=pid, split=split, messages=messages, turns=turns, external_id=ext,
+            labeler=labeler, origin="augmented", status=status, submitted_at=at.isoformat() if at else None,
+            human_turns=human_turns(turns, suggestion),
+        )
+
+
+# --- Prompt-only rows (the RL stage: formats `prompts`, `openai-rft`) -----------------------------------
+
+
+def prompt_rows(session: Session, project_id: int, filters: ExportFilters, *,
+                allow_overlap: bool = False) -> Iterator[PromptRow]:
+    """The project's prompts as export rows, by id, streamed; `filters.splits` selects splits.
+
+    Unless `allow_overlap`, a prompt is left out when the SFT or reward-model exports under the same
+    filters (statuses, sources, labelers, dates) would use it: it has such a demonstration or ranking
+    (InstructGPT kept its SFT, RM and PPO prompt sets apart). A kept paraphrase counts as used when its
+    source is (SFT exports reuse the source's demonstration for it); pending and rejected paraphrases,
+    and gold prompts, are never exported.
+    """
+    query = select(Prompt.id, Prompt.split, Prompt.messages, Prompt.external_id, Prompt.meta).where(
+        Prompt.project_id == project_id, ~Prompt.id.in_(select(GoldTask.prompt_id)),
+        Prompt.source_prompt_id.is_(None) | (Prompt.paraphrase_status == "kept"))
+    if filters.splits:
+        query = query.where(Prompt.split.in_(filters.splits))
+    if not allow_overlap:
+        own_or_source = func.coalesce(Prompt.source_prompt_id, Prompt.id)  # paraphrases are never labeled
+        for model in (Demonstration, Ranking):
+            used = _filtered(select(model.id).outerjoin(User, User.id == model.labeler_id)
+                             .where(model.prompt_id == own_or_source), model, project_id, filters)
+            query = query.where(~used.exists())  # correlated to the outer prompt: an anti-join
+    rows = session.connection().execute(query.order_by(Prompt.id), execution_options={"yield_per": CHUNK})
+    for pid, split, messages, ext, meta in rows:
+        yield PromptRow(prompt_id=pid, split=split, messages=messages, external_id=ext, reference=reference_of(meta))
 
 
 def human_turns(turns: list[dict[str, Any]], suggestion: dict[str, Any] | None) -> list[int] | None:

@@ -220,7 +220,8 @@ def _candidate_count():  # noqa: ANN202 - a correlated scalar subquery
 
 def count_pending(session: Session, config: GenerationConfig) -> int:
     """Prompts of the project with fewer than K candidates (at most `limit`)."""
-    query = select(Prompt.id).where(Prompt.project_id == config.project_id, _candidate_count() < config.k)
+    query = select(Prompt.id).where(Prompt.project_id == config.project_id, _candidate_count() < config.k,
+                                    Prompt.source_prompt_id.is_(None))  # paraphrases are not ranked
     if config.limit:
         query = query.limit(config.limit)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -231,7 +232,8 @@ def pending_chunk(session: Session, config: GenerationConfig, after_id: int, siz
     have = _candidate_count()
     rows = session.execute(
         select(Prompt.id, Prompt.messages, have)
-        .where(Prompt.project_id == config.project_id, Prompt.id > after_id, have < config.k)
+        .where(Prompt.project_id == config.project_id, Prompt.id > after_id, have < config.k,
+               Prompt.source_prompt_id.is_(None))
         .order_by(Prompt.id).limit(size)
     ).all()
     if not rows:
@@ -357,7 +359,12 @@ def _run_coroutine(coro: Coroutine[Any, Any, GenerationSummary]) -> GenerationSu
 
 
 class _Run:
-    """One generation run: schedules prompts, calls the model, hands results to the writer."""
+    """One generation run: schedules prompts, calls the model, hands results to the writer.
+
+    Paraphrase augmentation (labeler.services.augment) reuses it by overriding `_pending`, `_ask`, `_store`.
+    """
+
+    stores = "candidates"  # what a failed store message names
 
     def __init__(self, actor: Actor, config: GenerationConfig, endpoint: Endpoint, url: str | None,
                  progress: Progress | None, total: int) -> None:
@@ -399,7 +406,7 @@ class _Run:
         while not self.summary.aborted and (limit is None or scheduled < limit):
             size = CHUNK if limit is None else min(CHUNK, limit - scheduled)
             with session_scope(self.url, write=False) as s:
-                chunk = pending_chunk(s, self.config, after, size)
+                chunk = self._pending(s, after, size)
             if not chunk:
                 return
             after = chunk[-1].prompt_id
@@ -411,6 +418,10 @@ class _Run:
                     return
                 in_flight.add(asyncio.create_task(self._prompt(plan)))
                 scheduled += 1
+
+    def _pending(self, session: Session, after_id: int, size: int) -> list[PromptPlan]:
+        """The next prompts to work on (a subclass, e.g. augment's, plans other work)."""
+        return pending_chunk(session, self.config, after_id, size)
 
     async def _prompt(self, plan: PromptPlan) -> None:
         """All of a prompt's asks (model after model); its rows go to the writer only when all succeed."""
@@ -509,18 +520,21 @@ class _Run:
     def _store_batch(self, batch: list[_Result]) -> tuple[list[tuple[int, int, int]], list[tuple[int, str]]]:
         try:
             with session_scope(self.url) as s:
-                return _store(s, batch, self.config.k), []
+                return self._store(s, batch), []
         except SQLAlchemyError:
             pass  # one prompt spoiled the batch: store them one by one to find it
         stored, failed = [], []
         for result in batch:
             try:
                 with session_scope(self.url) as s:
-                    stored += _store(s, [result], self.config.k)
+                    stored += self._store(s, [result])
             except SQLAlchemyError as e:
-                failed.append((result.prompt_id, f"could not store the candidates: {type(e).__name__}: "
+                failed.append((result.prompt_id, f"could not store the {self.stores}: {type(e).__name__}: "
                                                  f"{str(getattr(e, 'orig', None) or e).splitlines()[0]}"))
         return stored, failed
+
+    def _store(self, session: Session, batch: list[_Result]) -> list[tuple[int, int, int]]:
+        return _store(session, batch, self.config.k)
 
 
 def _store(session: Session, results: list[_Result], k: int) -> list[tuple[int, int, int]]:

@@ -117,6 +117,20 @@ class ProjectSettings(BaseModel):
         default=0.6, ge=0.0, le=1.0, description="a qualified labeler whose recent gold mean falls below slips")
     slipping_window: int = Field(default=20, ge=1, le=1000, description="recent gold results the slipping mean uses")
     # --- end quality ---
+    # --- Scope labels (services/scope.py) ---
+    scope_labels: bool = Field(default=False, description="labelers mark each prompt answerable or off-limits")
+    scope_reasons: list[str] = Field(
+        default_factory=lambda: ["out_of_scope", "unsafe", "professional_advice", "personal_data", "other"],
+        description="reason categories an off-limits label may carry")
+
+    @field_validator("scope_reasons")
+    @classmethod
+    def _clean_scope_reasons(cls, v: list[str]) -> list[str]:
+        reasons = list(dict.fromkeys(r.strip() for r in v if r.strip()))
+        if any(len(r) > 100 for r in reasons):
+            raise ValueError("a scope reason is at most 100 characters")
+        return reasons
+    # --- end scope labels ---
 
     @field_validator("task_kinds")
     @classmethod

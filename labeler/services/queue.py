@@ -219,6 +219,7 @@ def _lease_new(
             ~exists().where(Assignment.prompt_id == table.c.id, Assignment.kind == kind,
                             Assignment.user_id == actor.id),
             ~exists().where(GoldTask.prompt_id == table.c.id, GoldTask.kind == kind),
+            table.c.source_prompt_id.is_(None),  # paraphrases are never labeled (services/augment.py)
         )
         .order_by(col, table.c.id)
         .limit(1)

@@ -94,3 +94,33 @@ def marker_rows() -> list[DemonstrationRow]:
         demo(5, 14, [_u("Markdown rule?\n\n###\n\nLike that.")], [_a("Yes, that is a heading marker.")]),
         demo(6, 15, [_u("How do films end?")], [_a("With THE END")]),
     ]
+
+
+@pytest.fixture
+def prompt_rows():
+    """Prompts for the RL formats: a reference answer, a system turn, none, multi-turn non-ASCII, an id."""
+    from exports.prompts import PromptRow
+
+    return [
+        PromptRow(prompt_id=1, split="train", messages=[USER], reference="Apple."),
+        PromptRow(prompt_id=2, split="train", messages=[{"role": "system", "content": "Answer with a number."},
+                                                         _u("What is 6 x 7?")], reference="42"),
+        PromptRow(prompt_id=3, split="valid", messages=[_u("Tell me a story.")]),
+        PromptRow(prompt_id=4, split="test", external_id="ext-4", reference="une pomme",
+                  messages=[_u("Un fruit ?"), _a("Lequel ?"), _u("Un fruit rouge — café ☕")]),
+    ]
+
+
+@pytest.fixture
+def scope_rows():
+    """Prompts with resolved scope labels: one turn, off-limits with a reason, multi-turn non-ASCII with a system turn."""
+    from exports.classification import ScopeRow
+
+    return [
+        ScopeRow(prompt_id=1, split="train", messages=[USER], label="answerable"),
+        ScopeRow(prompt_id=2, split="train", messages=[_u("How do I pick a lock?")], label="off-limits",
+                 reason="unsafe"),
+        ScopeRow(prompt_id=3, split="valid", label="answerable",
+                 messages=[{"role": "system", "content": "Be brief."}, _u("Un fruit ?"), _a("Lequel ?"),
+                           _u("Un fruit rouge — café ☕")]),
+    ]

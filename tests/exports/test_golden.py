@@ -32,12 +32,17 @@ CASES = [
     ("openai-chat-weighted", "openai-chat", "demos", {"weight_non_human": True}),
     ("openai-legacy", "openai-legacy", "demos", {}),
     ("openai-legacy-markers", "openai-legacy", "markers", "choose"),
+    ("prompts", "prompts", "prompts", {}),
+    ("openai-rft", "openai-rft", "prompts", {}),
+    ("classification", "classification", "scope", {}),
+    ("classification-openai", "classification-openai", "scope", {}),
 ]
 
 
 def _rows(which, request):
     name = {"rankings": "ranking_rows", "panel": "panel_rows", "demos": "demo_rows",
-            "markers": "marker_rows"}[which]
+            "markers": "marker_rows", "prompts": "prompt_rows",
+            "scope": "scope_rows"}[which]
     return request.getfixturevalue(name)
 
 

@@ -8,6 +8,11 @@ words; one "token" is one word, so `max_tokens` below that cuts it with `finish_
 Switches on `server.state`:
 - `max_choices` (int): answer at most this many choices whatever `n` says (Ollama ignores `n`).
 - `reply_words` (int): every reply has exactly this many words (for token arithmetic in tests).
+- `paraphrase_lines` (list[str]): the rewordings a paraphrase request gets (numbered), instead of
+  the generated ones.
+
+A paraphrase request (a system message asking to rewrite the user's message "in N different ways")
+gets one choice of N numbered lines, each a distinct rewording of the user's message.
 """
 
 from __future__ import annotations
@@ -85,6 +90,23 @@ def reply_text(prompt: str, model: str, seed: int | None, temperature: float, in
     return " ".join(picked)
 
 
+PARAPHRASE_ASK = re.compile(r"rewrite the user's message in (\d+) different ways", re.IGNORECASE)
+
+
+def paraphrase_lines(prompt: str, model: str, n: int) -> list[str]:
+    """The deterministic rewordings of `prompt` (unnumbered)."""
+    return [f"{prompt} (asked another way, {reply_text(prompt, model, None, 1.0, i, 3)})" for i in range(n)]
+
+
+def _paraphrase_count(messages: list[dict[str, Any]]) -> int | None:
+    for m in messages:
+        if m["role"] in ("system", "developer"):
+            found = PARAPHRASE_ASK.search(_content_text(m["content"]))
+            if found:
+                return int(found.group(1))
+    return None
+
+
 def _tokens(text: str) -> int:
     return len(re.findall(r"\S+", text))
 
@@ -99,7 +121,15 @@ def chat_completions(server: FakeOpenAI, request: Request, match: re.Match[str])
     n = min(n, server.state.get("max_choices", n))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     choices, completion_tokens = [], 0
+    wanted = _paraphrase_count(messages)
     for i in range(n):
+        if wanted is not None:  # one answer: the rewordings, one a line, numbered
+            lines = server.state.get("paraphrase_lines") or paraphrase_lines(prompt, body["model"], wanted)
+            text = "\n".join(f"{j}. {line}" for j, line in enumerate(lines, 1))
+            completion_tokens += _tokens(text)
+            choices.append({"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
+                            "finish_reason": "stop", "logprobs": None})
+            continue
         words = reply_text(prompt, body["model"], body.get("seed"), float(body.get("temperature", 1.0)), i,
                            server.state.get("reply_words")).split()
         finish = "stop"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labeler.app import deps, tasks
+from labeler.app.scope_control import scope_control
 from labeler.services.actors import Actor
 from labeler.services.generate import suggest_reply, suggestion_model_for
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
@@ -162,6 +163,7 @@ def render_demonstrate() -> None:
     _load_editor(actor, task)
     _editor(actor, task)
     _suggest(actor, task)
+    scope_control(actor, NS, task)
     _submit(actor, task)
     tasks.skip_box(actor, NS, task)
     autosave(actor, task)

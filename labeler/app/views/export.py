@@ -52,6 +52,12 @@ def _request(actor, project: str, fmt: dict, folder_name: str) -> ExportRequest 
     if "weight_non_human" in fmt["options"]:
         options["weight_non_human"] = st.checkbox("Train only on turns a labeler wrote (weight 0 on the rest)",
                                                   key=K + "weight")
+    if "allow_overlap" in fmt["options"]:
+        options["allow_overlap"] = st.checkbox("Also prompts used for the SFT and reward-model sets",
+                                               key=K + "overlap")
+    if fmt["source"] == "demonstrations":  # services/augment.py: kept paraphrases reuse the source's answer
+        options["include_paraphrases"] = st.checkbox("Also kept paraphrases, with their source's demonstration "
+                                                     "(counted as augmented)", key=K + "paraphrases")
     parquet = st.checkbox("Also write Parquet", key=K + "parquet")
     target_model = st.text_input("Check token counts against model (optional)", key=K + "model") or None
     try:

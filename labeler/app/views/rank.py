@@ -14,6 +14,7 @@ import streamlit as st
 
 from labeler.app import deps, tasks
 from labeler.app.render import flag_label, show_text
+from labeler.app.scope_control import scope_control
 from labeler.services.actors import Actor
 from labeler.services.labeling import ItemSubmission, RankingSubmission, submit_ranking
 from labeler.services.queue import Task
@@ -108,6 +109,7 @@ def render_rank() -> None:
     st.markdown(f"**Your order:** {order_summary(task)}")
     st.checkbox("None of these is acceptable", key=_key(task, "none"))
     st.text_area("Comment (optional)", key=_key(task, "comment"), height=80)
+    scope_control(actor, NS, task)
     _submit(actor, task)
     tasks.skip_box(actor, NS, task)
 

@@ -1,0 +1,343 @@
+"""Paraphrase augmentation: N rewordings of each prompt's last user turn, stored as new prompts.
+
+Design constraints:
+- **The generation run's machinery** (`generate._Run`): bounded concurrency, the SDK's retries, per
+  prompt failures, the breaker, a refused key stopping the run, group commit and progress. This module
+  only plans (`_pending`), asks (`_ask`) and stores (`_store`).
+- **A paraphrase is a prompt**: the source's messages with the last user turn replaced, the same
+  `origin_user` and `split` (a user's questions stay in one split, asked any way), `source_prompt_id`
+  pointing at the source, `paraphrase_status` `pending` until a labeler keeps or rejects it.
+- **The usual dedup**: content hash and prefix hash (`labeler.hygiene`, as `labeler import` computes
+  them); a rewording that duplicates a stored prompt, or another rewording, is dropped and counted.
+- **Resume**: a prompt that already has paraphrases (or is one) is not asked again.
+- **Not labeled**: paraphrases are never leased for labeling (the queue skips them); a kept one feeds
+  SFT exports with its source's demonstration (`include_paraphrases`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from db.models import Project, Prompt
+from labeler.errors import Conflict, Invalid, NotFound
+from labeler.hygiene import content_hash, normalize_text, prefix_hash
+from labeler.services import session_scope
+from labeler.services.actors import Actor, require_admin, require_role
+from labeler.services.events import record_event
+from labeler.services.generate import (
+    Ask,
+    GenerationConfig,
+    GenerationSummary,
+    Progress,
+    PromptPlan,
+    _choices,
+    _PromptFailed,
+    _Result,
+    _Run,
+    _run_coroutine,
+    _usage,
+)
+from labeler.services.llm import resolve_endpoint
+from labeler.services.projects import get_project_for, get_project_or_raise, settings_of
+
+MAX_PARAPHRASES = 20
+STATUSES = ("pending", "kept", "rejected")
+SOURCE = "paraphrase"  # prompts.source of a stored paraphrase
+INSTRUCTION = (
+    "You reword questions. Rewrite the user's message in {n} different ways that ask for exactly the same "
+    "thing (same meaning, same details, same language), varying the wording and the sentence structure. "
+    "Do not answer it. Reply with exactly {n} lines, numbered 1. to {n}., one rewording per line, and nothing else."
+)
+_NUMBERED = re.compile(r"^\s*(?:\d{1,3}\s*[.):-]|[-*\u2022])\s*")
+
+
+@dataclass(frozen=True)
+class AugmentRequest:
+    """What to augment; None means the project's setting."""
+
+    project: str
+    paraphrases: int = 3  # rewordings asked per prompt
+    model: str | None = None  # default: the project's suggestion_model, else its first generation model
+    split: str | None = None  # only prompts of this split
+    limit: int | None = None  # at most this many source prompts
+    temperature: float = 0.9
+    max_tokens: int = 1024
+    dedup_prefix: bool = True  # drop rewordings sharing the project's dedup prefix with a stored prompt
+    concurrency: int | None = None
+    timeout: float | None = None
+    max_retries: int = 3
+
+
+@dataclass
+class AugmentSummary(GenerationSummary):
+    """What a run did: `candidates` counts the paraphrases stored, `duplicates` those dropped by dedup."""
+
+    @property
+    def paraphrases(self) -> int:
+        return self.candidates
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**asdict(self), "failed": self.failed, "paraphrases": self.candidates}
+        data.pop("candidates")
+        data["n"] = data.pop("k")
+        return data
+
+
+@dataclass(frozen=True)
+class _Config:
+    gen: GenerationConfig
+    split: str | None
+    prefix_chars: int
+
+
+def resolve_augment(session: Session, actor: Actor, request: AugmentRequest) -> _Config:
+    """The request checked and completed from the project's settings (admins only)."""
+    require_admin(actor)
+    project = get_project_or_raise(session, request.project)
+    s = settings_of(project)
+    model = (request.model or "").strip() or s.suggestion_model or next(iter(s.generation_models), None)
+    if not model:
+        raise Invalid(f"no model to paraphrase with: pass `--model NAME` or set `suggestion_model` of project "
+                      f"`{project.name}`")
+    if not 1 <= request.paraphrases <= MAX_PARAPHRASES:
+        raise Invalid(f"`paraphrases` must be within 1..{MAX_PARAPHRASES} (rewordings per prompt), "
+                      f"got {request.paraphrases}")
+    if request.split is not None and request.split not in ("train", "valid", "test"):
+        raise Invalid(f"`split` must be train, valid or test, got `{request.split}`")
+    if request.limit is not None and request.limit < 1:
+        raise Invalid(f"`limit` must be at least 1, got {request.limit}")
+    if not 0.0 <= request.temperature <= 2.0 or not 1 <= request.max_tokens <= 65536:
+        raise Invalid("`temperature` must be within 0..2 and `max_tokens` within 1..65536")
+    concurrency = request.concurrency or s.generation_concurrency
+    if not 1 <= concurrency <= 256:
+        raise Invalid(f"`concurrency` must be within 1..256, got {concurrency}")
+    timeout = request.timeout or s.model_timeout_s
+    if timeout <= 0 or request.max_retries < 0:
+        raise Invalid("`timeout` must be positive and `max_retries` non-negative")
+    gen = GenerationConfig(project.name, project.id, request.paraphrases, (model,),
+                           {"temperature": request.temperature, "max_tokens": request.max_tokens}, None,
+                           request.limit, concurrency, float(timeout), request.max_retries)
+    return _Config(gen, request.split, s.dedup_prefix_chars if request.dedup_prefix else 0)
+
+
+def _sources(config: _Config):  # noqa: ANN202 - a select of (id, messages)
+    child = aliased(Prompt)
+    query = select(Prompt.id, Prompt.messages).where(
+        Prompt.project_id == config.gen.project_id,
+        Prompt.source_prompt_id.is_(None),
+        ~exists().where(child.source_prompt_id == Prompt.id),
+    )
+    return query.where(Prompt.split == config.split) if config.split else query
+
+
+def _last_user(messages: list[dict[str, Any]]) -> int | None:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user" and isinstance(messages[i].get("content"), str):
+            return i
+    return None
+
+
+def parse_paraphrases(text: str, original: str) -> list[str]:
+    """The rewordings in a model's answer: one a line, numbering and quotes removed, the original left out."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = _NUMBERED.sub("", line).strip().strip('"\u201c\u201d').strip()
+        if line and line != original.strip() and line not in out:
+            out.append(line)
+    return out
+
+
+def _request_messages(n: int, text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": INSTRUCTION.format(n=n)}, {"role": "user", "content": text}]
+
+
+class _AugmentRun(_Run):
+    stores = "paraphrases"
+
+    def __init__(self, actor: Actor, config: _Config, endpoint: Any, url: str | None, progress: Progress | None,
+                 total: int) -> None:
+        super().__init__(actor, config.gen, endpoint, url, progress, total)
+        self.aug = config
+        self.summary = AugmentSummary(config.gen.project, list(config.gen.models), config.gen.k,
+                                      prompts_planned=total)
+
+    def _pending(self, session: Session, after_id: int, size: int) -> list[PromptPlan]:
+        rows = session.execute(_sources(self.aug).where(Prompt.id > after_id).order_by(Prompt.id).limit(size)).all()
+        ask = (Ask(self.config.models[0], self.config.k, None),)
+        return [PromptPlan(pid, list(messages), 0, ask) for pid, messages in rows]
+
+    async def _ask(self, plan: PromptPlan, ask: Ask) -> list[dict[str, Any]]:
+        turn = _last_user(plan.messages)
+        if turn is None:
+            raise _PromptFailed("no user turn with text to reword")
+        original = plan.messages[turn]["content"]
+        body = {"model": ask.model, "messages": _request_messages(ask.n, original), "n": 1, **self.config.params}
+        answer = await self._call(body)
+        got = _choices(answer, ask.model)
+        self.summary.requests += 1
+        usage = _usage(answer)
+        self.summary.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.summary.completion_tokens += usage.get("completion_tokens", 0)
+        lines = parse_paraphrases(got[0][1], original) if got else []
+        if not lines:
+            raise _PromptFailed(f"`{ask.model}`: no rewording in the answer")
+        rows = []
+        for line in lines[: ask.n]:
+            messages = [*plan.messages[:turn], {**plan.messages[turn], "content": line}, *plan.messages[turn + 1:]]
+            normalized = normalize_text(messages)
+            rows.append({"messages": messages, "content_hash": content_hash(normalized),
+                         "prefix_hash": prefix_hash(normalized, self.aug.prefix_chars),
+                         "meta": {"paraphrase_of": plan.prompt_id, "model": ask.model}})
+        return rows
+
+    def _store(self, session: Session, batch: list[_Result]) -> list[tuple[int, int, int]]:
+        return store_paraphrases(session, self.config.project_id, batch, self.aug.prefix_chars)
+
+
+def store_paraphrases(session: Session, project_id: int, batch: list[_Result],
+                      prefix_chars: int) -> list[tuple[int, int, int]]:
+    """Insert each source's new rewordings not already stored (content or prefix hash); (source, stored, dropped)."""
+    sources = {p.id: p for p in session.scalars(select(Prompt).where(Prompt.id.in_([r.prompt_id for r in batch])))}
+    chashes = {row["content_hash"] for r in batch for row in r.rows}
+    phashes = {row["prefix_hash"] for r in batch for row in r.rows if row["prefix_hash"]}
+    seen_c = set(session.scalars(select(Prompt.content_hash).where(
+        Prompt.project_id == project_id, Prompt.content_hash.in_(chashes))))
+    seen_p: set[str | None] = set()
+    if prefix_chars and phashes:
+        seen_p = set(session.scalars(select(Prompt.prefix_hash).where(
+            Prompt.project_id == project_id, Prompt.prefix_hash.in_(phashes))))
+        # the source's own prefix hash as stored may be None (imported with prefix dedup off): compare anew
+        for source in sources.values():
+            seen_p.add(prefix_hash(normalize_text(source.messages), prefix_chars))
+    outcome = []
+    for result in batch:
+        source = sources.get(result.prompt_id)
+        if source is None:  # deleted meanwhile
+            outcome.append((result.prompt_id, 0, len(result.rows)))
+            continue
+        new = dropped = 0
+        for row in result.rows:
+            if row["content_hash"] in seen_c or (row["prefix_hash"] and row["prefix_hash"] in seen_p):
+                dropped += 1
+                continue
+            seen_c.add(row["content_hash"])
+            if row["prefix_hash"]:
+                seen_p.add(row["prefix_hash"])
+            session.add(Prompt(project_id=project_id, messages=row["messages"], source=SOURCE,
+                               external_id=None, origin_user=source.origin_user, split=source.split,
+                               content_hash=row["content_hash"], prefix_hash=row["prefix_hash"], meta=row["meta"],
+                               source_prompt_id=source.id, paraphrase_status="pending"))
+            new += 1
+        outcome.append((result.prompt_id, new, dropped))
+    session.flush()
+    return outcome
+
+
+def count_sources(session: Session, actor: Actor, request: AugmentRequest) -> int:
+    """How many prompts a run would ask rewordings for (at most `limit`)."""
+    config = resolve_augment(session, actor, request)
+    query = _sources(config).with_only_columns(Prompt.id)
+    if config.gen.limit:
+        query = query.limit(config.gen.limit)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def run_augment(actor: Actor, request: AugmentRequest, *, url: str | None = None,
+                progress: Progress | None = None) -> AugmentSummary:
+    """Ask the model for rewordings of the project's prompts and store them as pending paraphrases (admins).
+
+    Owns its transactions like `run_generation`; raises Invalid before any request when there is no
+    model or no key.
+    """
+    require_admin(actor)
+    with session_scope(url, write=False) as s:
+        config = resolve_augment(s, actor, request)
+        endpoint = resolve_endpoint(settings_of(get_project_or_raise(s, request.project)))
+        total = count_sources(s, actor, request)
+    run = _AugmentRun(actor, config, endpoint, url, progress, total)
+    summary = _run_coroutine(run.main())
+    assert isinstance(summary, AugmentSummary)
+    with session_scope(url) as s:
+        record_event(s, actor, "augment.run", "project", config.gen.project_id, model=config.gen.models[0],
+                     n=config.gen.k, prompts_done=summary.prompts_done, paraphrases=summary.candidates,
+                     duplicates=summary.duplicates, failed=summary.failed, aborted=summary.aborted)
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Review
+
+
+@dataclass(frozen=True)
+class PendingParaphrase:
+    """A paraphrase waiting for review, beside its source."""
+
+    id: int
+    source_id: int
+    source_text: str
+    text: str
+    split: str
+    model: str | None
+
+
+def list_paraphrases(session: Session, actor: Actor, project_name: str, status: str = "pending",
+                     limit: int = 50) -> list[PendingParaphrase]:
+    """A project's paraphrases in `status` (oldest first), each with its source's reworded turn."""
+    require_role(actor, "labeler", "reviewer", "admin")
+    project = get_project_for(session, actor, project_name)
+    if status not in STATUSES:
+        raise Invalid(f"`status` must be one of {', '.join(STATUSES)}, got `{status}`")
+    source = aliased(Prompt)
+    rows = session.execute(
+        select(Prompt.id, Prompt.messages, Prompt.split, Prompt.meta, source.id, source.messages)
+        .join(source, source.id == Prompt.source_prompt_id)
+        .where(Prompt.project_id == project.id, Prompt.paraphrase_status == status)
+        .order_by(Prompt.id).limit(max(1, min(limit, 500)))
+    ).all()
+    out = []
+    for pid, messages, split, meta, sid, smessages in rows:
+        turn, sturn = _last_user(messages), _last_user(smessages)
+        out.append(PendingParaphrase(pid, sid, smessages[sturn]["content"] if sturn is not None else "",
+                                     messages[turn]["content"] if turn is not None else "", split,
+                                     (meta or {}).get("model")))
+    return out
+
+
+def review_paraphrase(session: Session, actor: Actor, prompt_id: int, verdict: str) -> None:
+    """Keep or reject a paraphrase (labelers, reviewers, admins of its project)."""
+    require_role(actor, "labeler", "reviewer", "admin")
+    if verdict not in ("kept", "rejected", "keep", "reject"):
+        raise Invalid(f"verdict must be `keep` or `reject`, got `{verdict}`")
+    status = "kept" if verdict in ("kept", "keep") else "rejected"
+    prompt = session.get(Prompt, prompt_id)
+    if prompt is None or prompt.source_prompt_id is None:
+        raise NotFound(f"paraphrase `{prompt_id}` not found")
+    project = get_project_for(session, actor, _project_name(session, prompt.project_id))
+    if prompt.paraphrase_status == status:
+        raise Conflict(f"paraphrase `{prompt_id}` is already {status}")
+    prompt.paraphrase_status = status
+    record_event(session, actor, f"paraphrase.{status}", "prompt", prompt_id, project=project.name,
+                 source_prompt_id=prompt.source_prompt_id)
+
+
+def paraphrase_counts(session: Session, actor: Actor, project_name: str) -> dict[str, int]:
+    """Paraphrases per status in a project."""
+    require_role(actor, "labeler", "reviewer", "admin")
+    project = get_project_for(session, actor, project_name)
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in session.execute(
+        select(Prompt.paraphrase_status, func.count())
+        .where(Prompt.project_id == project.id, Prompt.source_prompt_id.is_not(None))
+        .group_by(Prompt.paraphrase_status)
+    ):
+        counts[status] = n
+    return counts
+
+
+def _project_name(session: Session, project_id: int) -> str:
+    return session.scalar(select(Project.name).where(Project.id == project_id)) or ""

@@ -1,0 +1,69 @@
+"""Hostile prompt and candidate text, shown in a real browser: inert, literal, and the page keeps its width.
+
+Uses the browser fixtures of tests/e2e (skips without Playwright/Chromium, fails under CI=true).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labeler.services import session_scope
+from labeler.services.actors import OPERATOR
+from labeler.services.ingest import ImportOptions, import_file
+from tests.e2e.conftest import app_database, app_server, chromium, new_page, sync_playwright_api  # noqa: F401
+from tests.e2e.ui import expect, go_to, log_in, settled
+from tests.factories import make_project, make_user
+
+SCRIPT = "<script>window.__pwned = 1</script>"
+HOSTILE = (
+    f"{SCRIPT}<img src=x onerror=\"window.__pwned = 2\"><iframe src=\"http://127.0.0.1:9/\"></iframe> "
+    "[click me](javascript:window.__pwned=3) ![pixel](http://127.0.0.1:9/track.png) :red[RED] $x^2$ "
+    "<style>body { display: none }</style> " + "W" * 20_000
+)
+MARKDOWN = '[data-testid="stMarkdownContainer"]'
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _data(app_database, tmp_path_factory):  # noqa: F811 - the e2e fixture, imported above
+    tmp = tmp_path_factory.mktemp("hostile")
+    make_user("hana")
+    make_project("hostile-write", ("hana",), task_kinds=["demonstration"])
+    make_project("hostile-rank", ("hana",), task_kinds=["ranking"], k_min=2, k_max=2)
+    prompts = tmp / "prompts.jsonl"
+    prompts.write_text(json.dumps({"prompt": HOSTILE}) + "\n")
+    prefs = tmp / "prefs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "Which reply is better? " + HOSTILE,
+                                 "chosen": "A " + HOSTILE, "rejected": "B " + HOSTILE}) + "\n")
+    with session_scope() as s:
+        import_file(s, OPERATOR, "hostile-write", prompts, ImportOptions(split="100/0/0"))
+        import_file(s, OPERATOR, "hostile-rank", prefs, ImportOptions(format="trl-preference", split="100/0/0"))
+
+
+def _assert_inert(page) -> None:
+    settled(page)
+    assert page.evaluate("window.__pwned") is None, "hostile text ran script"
+    shown = page.locator(MARKDOWN).filter(has_text="window.__pwned = 1")
+    expect(shown.first).to_be_visible()
+    assert page.locator(f"{MARKDOWN} script, {MARKDOWN} img, {MARKDOWN} iframe, {MARKDOWN} style").count() == 0
+    assert page.locator(f'{MARKDOWN} a[href^="javascript"]').count() == 0
+    text = shown.first.inner_text()
+    head = text.split("WWWW")[0]
+    assert SCRIPT in head and "red[RED]" in head and "x^2" in head, head  # shown as text, not interpreted
+    assert page.locator(f"{MARKDOWN} .katex, {MARKDOWN} [style*='color']").count() == 0  # no math, no colour
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
+        "a very long line widened the page"
+    expect(page.get_by_test_id("stSidebar")).to_be_visible()  # the page still works
+
+
+def test_hostile_prompt_text_is_inert_on_the_demonstration_page(new_page) -> None:  # noqa: F811
+    page = log_in(new_page(), "hana")
+    go_to(page, "Demonstrate")
+    _assert_inert(page)
+
+
+def test_hostile_candidate_text_is_inert_on_the_ranking_page(new_page) -> None:  # noqa: F811
+    page = log_in(new_page(), "hana")
+    go_to(page, "Rank")
+    _assert_inert(page)
