@@ -113,7 +113,7 @@ def prompt_rows():
 
 @pytest.fixture
 def scope_rows():
-    """Prompts with resolved scope labels: one turn, off-limits with a reason, multi-turn non-ASCII with a system turn."""
+    """Resolved scope labels: one turn, off-limits with a reason, multi-turn non-ASCII with a system turn."""
     from exports.classification import ScopeRow
 
     return [

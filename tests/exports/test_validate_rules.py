@@ -215,5 +215,5 @@ def test_repeated_faults_fold_into_one_line_and_the_report_serializes():
 def test_unknown_format_is_refused():
     from exports import ExportError
 
-    with pytest.raises(ExportError, match="unknown format `csv`; known: classification, classification-openai, kto, openai-chat"):
+    with pytest.raises(ExportError, match="unknown format `csv`; known: classification, classification-openai, kto"):
         validate_records([], "csv")
