@@ -24,7 +24,7 @@ run: $(STAMP)  ## migrate the SQLite database, load the demo project and account
 test: $(STAMP)  ## the whole suite, on SQLite and on a PostgreSQL server the run starts
 	$(BIN)/pytest -n $(JOBS) -q
 
-bench: $(STAMP)  ## benchmarks (sizes: see bench/README.md); writes bench/out/
+bench: $(STAMP)  ## every benchmark, default sizes (README: Benchmarks); writes bench/out/RESULTS.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -48,16 +49,50 @@ def run_child(script: Path, args: list[str]) -> dict[str, Any]:
 
 def machine() -> str:
     """One line describing where the figures were taken."""
-    import os
+    return ", ".join(f"{k} {v}" for k, v in machine_details().items())
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+def machine_details() -> dict[str, str]:
+    """CPU, cores, memory, Python and database versions of this machine."""
+    import os
+    import sqlite3
+
+    details = {"cpu": _cpu_model(), "cores": str(os.cpu_count()), "memory": _memory(),
+               "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    try:
+        from db.pgserver import find_pg_bin
+
+        out = subprocess.run([str(find_pg_bin() / "postgres"), "--version"], capture_output=True, text=True)
+        version = re.search(r"\(PostgreSQL\) (\S+)", out.stdout)  # "postgres (PostgreSQL) 15.18 (Debian ...)"
+        details["postgresql"] = f"{version.group(1) if version else out.stdout.strip()} (fsync on)"
+    except Exception:  # noqa: BLE001 - a machine without PostgreSQL still gets its SQLite figures
+        details["postgresql"] = "not installed"
+    return details
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory() -> str:
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        return f"{kib / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
 
 
 def write_table(name: str, rows: list[dict[str, Any]], columns: list[str], title: str) -> str:
     """Write bench/out/<name>.json and .md; return the markdown."""
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
-    lines = [f"## {title}", "", f"Machine: {machine()}", "", "| " + " | ".join(columns) + " |",
+    lines = [f"## {title}", "", "| " + " | ".join(columns) + " |",
              "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     md = "\n".join(lines) + "\n"

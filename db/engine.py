@@ -5,6 +5,11 @@ SQLite: WAL, `synchronous=NORMAL`, foreign keys on, and `BEGIN IMMEDIATE` for wr
 processes doing read-then-write; see shared/STREAMLIT.md). Deferred BEGIN is kept for reads, so
 readers never queue behind writers.
 PostgreSQL: psycopg 3, pre-ping so a restarted server is reconnected without restarting the app.
+
+Both pools hold more connections than the app has concurrent sessions (Streamlit serves each
+browser tab from a thread of one process): with fewer, threads that find the pool empty wait
+behind those queued on SQLite's write lock, unfairly, and fail after the pool's 30 s timeout
+(bench/e2e found this with 32 labelers and the default 5 + 10).
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+# Connections kept open, and opened on demand beyond them (PostgreSQL allows 100 by default).
+POOL_SIZE = 16
+POOL_OVERFLOW = 48
 
 
 def normalize_url(url: str) -> str:
@@ -38,12 +47,13 @@ def create_store_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("json_deserializer", orjson.loads)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs)
 
 
 def _sqlite_engine(url: str, **kwargs) -> Engine:
     engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW, **kwargs
     )
 
     @event.listens_for(engine, "connect")

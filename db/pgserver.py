@@ -70,17 +70,25 @@ class PostgresServer:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
-    def pg_ctl(self, action: str) -> None:
-        """start / stop / restart the server (used by fault tests too)."""
+    def pg_ctl(self, action: str, mode: str = "fast") -> None:
+        """start / stop / restart the server (used by fault tests too).
+
+        `mode` is how stop and restart shut down: "fast" (roll back sessions, clean shutdown) or
+        "immediate" (abort every process, like a crash: the next start replays the WAL).
+        """
         opts = f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 {self._fast_opts}"
         args = ["pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w"]
         if action in ("start", "restart"):
             args += ["-o", opts]
-        args += ["-m", "fast", action] if action != "start" else [action]
+        args += ["-m", mode, action] if action != "start" else [action]
         res = self._run(*args)
         if res.returncode != 0:
             log = (self.folder / "log").read_text(errors="replace")[-2000:] if (self.folder / "log").exists() else ""
             raise PostgresUnavailable(f"pg_ctl {action} failed: {res.stderr.strip()}\n{log}")
+
+    def running(self) -> bool:
+        """Whether the server is up (`pg_ctl status`)."""
+        return self._run("pg_ctl", "status", "-D", str(self.folder / "data")).returncode == 0
 
     durable: bool = False
 

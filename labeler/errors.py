@@ -27,3 +27,7 @@ class Forbidden(LabelerError):
 
 class AuthError(LabelerError):
     """Login refused: unknown user, wrong password, deactivated or locked account."""
+
+
+class Unavailable(LabelerError):
+    """The database server cannot be reached (down, restarting, network): try again in a moment."""

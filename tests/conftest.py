@@ -25,6 +25,8 @@ from tests.fake_openai import FakeOpenAI
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# CLI output is checked as text: one console width everywhere, so long paths never wrap a phrase apart.
+os.environ["COLUMNS"] = "200"
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ run is the **floor**: the same requests sent by a bare `AsyncOpenAI` loop with t
 nothing stored. `overhead_ms` is the time each request slot spends per request beyond the server's latency
 (wall x concurrency / requests - latency); `x_floor` compares the run with the floor.
 
-    python bench/generate/run.py --generate-prompts 1000 --backends sqlite,postgres --concurrency 1,8,32
+    python bench/generate/run.py --generate-prompts 400 --backends sqlite,postgres --concurrency 1,8,32
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Its own size option: `make bench` passes --sizes (prompts stored) to every bench, and generation
     # against a 50 ms server costs real time per prompt, so it is sized separately.
-    parser.add_argument("--generate-prompts", default="1000", help="prompts per run (K=4 candidates each)")
+    parser.add_argument("--generate-prompts", default="400", help="prompts per run (K=4 candidates each)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--concurrency", default="1,8,32", help="requests in flight, one run each")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake server's time per answer")

@@ -8,7 +8,7 @@ prompts are fully labelled (counters at labels_per_item, with their completed le
 `assignments`), and the prompts at the head of the queue have 4 candidates each. Eight labelers
 take turns: lease a demonstration, submit it; lease a ranking, submit it.
 
-    python bench/queue/run.py --sizes 100000,1000000 --backends sqlite,postgres --ops 300
+    python bench/queue/run.py --sizes 10000,1000000 --backends sqlite,postgres --ops 300
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ CANDIDATES = 4
 WARMUP = 10
 
 
-def seed(url: str, n: int, ops: int) -> None:
-    """Project, labelers and n prompts (the oldest DONE_SHARE fully labelled), inserted in bulk."""
+def seed(url: str, n: int, head: int, labelers: int = LABELERS, labels_per_item: int = LABELS_PER_ITEM) -> None:
+    """Project, labelers and n prompts (the oldest DONE_SHARE fully labelled), inserted in bulk.
+
+    The `head` prompts at the head of the queue (right after the labelled ones) get CANDIDATES each.
+    bench/e2e seeds through this too, with its own labelers and labels_per_item and candidates on every open prompt.
+    """
     from sqlalchemy import insert
 
     from db.base import utcnow
@@ -46,8 +50,8 @@ def seed(url: str, n: int, ops: int) -> None:
     from labeler.services.projects import add_member, create_project
 
     with session_scope(url) as s:
-        create_project(s, OPERATOR, "bench", "Be helpful.", {"labels_per_item": LABELS_PER_ITEM, "k_max": CANDIDATES})
-        for i in range(LABELERS):
+        create_project(s, OPERATOR, "bench", "Be helpful.", {"labels_per_item": labels_per_item, "k_max": CANDIDATES})
+        for i in range(labelers):
             create_user(s, OPERATOR, f"labeler{i}", "labeler", "bench password")
             add_member(s, OPERATOR, "bench", f"labeler{i}")
     done = int(n * DONE_SHARE)
@@ -59,26 +63,27 @@ def seed(url: str, n: int, ops: int) -> None:
                 {"id": i + 1, "project_id": 1, "split": "train", "source": "bench", "meta": {},
                  "messages": [{"role": "user", "content": f"question {i}: explain the difference between a and b"}],
                  "content_hash": f"{i:032x}", "created_at": now,
-                 "demonstration_count": LABELS_PER_ITEM if i < done else 0,
-                 "ranking_count": LABELS_PER_ITEM if i < done else 0}
+                 "demonstration_count": labels_per_item if i < done else 0,
+                 "ranking_count": labels_per_item if i < done else 0}
                 for i in range(start, min(n, start + chunk))
             ]
             s.execute(insert(Prompt.__table__), rows)
-        # The completed leases behind the labelled prompts (demonstrations; two labelers each).
+        # The completed leases behind the labelled prompts (demonstrations; labels_per_item labelers each).
         for start in range(0, done, chunk):
             rows = [
-                {"project_id": 1, "prompt_id": i + 1, "user_id": 1 + (i + j) % LABELERS, "kind": "demonstration",
+                {"project_id": 1, "prompt_id": i + 1, "user_id": 1 + (i + j) % labelers, "kind": "demonstration",
                  "status": "completed", "leased_at": now, "expires_at": now + timedelta(minutes=30),
                  "finished_at": now}
-                for i in range(start, min(done, start + chunk)) for j in range(LABELS_PER_ITEM)
+                for i in range(start, min(done, start + chunk)) for j in range(labels_per_item)
             ]
             s.execute(insert(Assignment.__table__), rows)
-        head = range(done + 1, min(n, done + ops * 2 + 200) + 1)
-        s.execute(insert(Candidate.__table__), [
-            {"prompt_id": pid, "text": f"reply {j} to prompt {pid}", "text_hash": f"{pid:016x}{j:016x}",
-             "origin": "generated", "params": {}, "usage": {}, "meta": {}}
-            for pid in head for j in range(CANDIDATES)
-        ])
+        head_ids = range(done + 1, min(n, done + head) + 1)
+        for start in range(0, len(head_ids), chunk // CANDIDATES):
+            s.execute(insert(Candidate.__table__), [
+                {"prompt_id": pid, "text": f"reply {j} to prompt {pid}", "text_hash": f"{pid:016x}{j:016x}",
+                 "origin": "generated", "params": {}, "usage": {}, "meta": {}}
+                for pid in head_ids[start:start + chunk // CANDIDATES] for j in range(CANDIDATES)
+            ])
     if url.startswith("postgresql"):
         from labeler.services import get_engine
 
@@ -107,7 +112,7 @@ def one(backend: str, size: int, ops: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, backend_url(backend, Path(tmp)) as url:
         upgrade_database(url)
         started = time.perf_counter()
-        seed(url, size, ops)
+        seed(url, size, ops * 2 + 200)
         seed_s = time.perf_counter() - started
         with session_scope(url) as s:
             actors = [actor_for(get_user_or_raise(s, f"labeler{i}")) for i in range(LABELERS)]
@@ -143,7 +148,7 @@ def one(backend: str, size: int, ops: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000")
+    parser.add_argument("--sizes", default="10000,1000000", help="prompts stored")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--ops", type=int, default=300, help="timed leases and submits per kind")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "SIZE", "OPS"), help=argparse.SUPPRESS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labeler.app import deps
+from labeler.errors import Unavailable
 
 
 def _page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
@@ -48,8 +49,15 @@ def pages_for(role: str | None) -> list[st.Page]:
 
 
 def main() -> None:
-    """Render the app for the current session."""
+    """Render the app for the current session; a lost database server is a message, and the next run retries."""
     st.set_page_config(page_title="labeler", page_icon=":material/rate_review:", layout="wide")
+    try:
+        _render()
+    except Unavailable as e:
+        st.error(str(e), icon=":material/cloud_off:")
+
+
+def _render() -> None:
     deps.ensure_database()
     actor = deps.current_actor()
     navigation = st.navigation(pages_for(actor.role if actor else None),

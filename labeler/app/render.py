@@ -15,15 +15,75 @@ from typing import Any
 import streamlit as st
 
 _IMAGE = re.compile(r"!\[")
-_DIRECTIVE = re.compile(r":(?=[a-z_/-]+(?:\[|:))")
+# Characters that start syntax, each caught with the backslashes before it: math (`$`), Streamlit
+# directives (`:red[`, `:material/x:`), and `<` that would open a tag. Escaping `<` keeps any line from
+# becoming a raw HTML block (where markdown's own escapes, ours included, would show as backslashes).
+_SYNTAX = [re.compile(r"(\\*)(\$)"), re.compile(r"(\\*)(:)(?=[a-z_/-]+(?:\[|:))"),
+           re.compile(r"(\\*)(<)(?=[A-Za-z/!?])")]
+# A code span kept as written: on one line, not after a backslash, without `|` (a GFM table splits
+# its cells first). Anything markdown might not take as code is escaped instead.
+_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)[^\n|]+?(?<!`)\1(?!`)")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_LANGUAGE = re.compile(r"[\w+#.-]+")
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
 
 
 def inert_markdown(text: str) -> str:
-    """Markdown that renders the text's formatting but cannot load, run or restyle anything."""
+    """Markdown that renders the text's formatting but cannot load, run or restyle anything.
+
+    Code (fenced blocks and code spans) keeps every character: markdown shows code as written, so
+    escapes there would show as backslashes. The fenced blocks are found here, line by line, and
+    written back as top-level fences that no line of their body can close: markdown then sees
+    exactly the code this function saw.
+    """
+    out: list[str] = []
+    prose: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.fullmatch(lines[i])
+        if not opening or (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+            prose.append(lines[i])
+            i += 1
+            continue
+        fence, end = opening.group(1), i + 1
+        while end < len(lines) and not re.fullmatch(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*",
+                                                    lines[end]):
+            end += 1
+        out += [_escape_prose("\n".join(prose)), _code_block(lines[i + 1:end], opening.group(2))]
+        prose, i = [], end + 1
+    out.append(_escape_prose("\n".join(prose)))
+    return "".join(out)
+
+
+def _code_block(body: list[str], info: str) -> str:
+    longest = max((len(run) for line in body for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    language = _LANGUAGE.match(info.strip())
+    return f"\n\n{fence}{language.group() if language else ''}\n" + "".join(f"{line}\n" for line in body) + \
+        f"{fence}\n\n"
+
+
+def _escape_prose(text: str) -> str:
+    out, last = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        out += [_escape(text[last:span.start()]), span.group()]
+        last = span.end()
+    out.append(_escape(text[last:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
     text = _IMAGE.sub(r"!\\[", text)
-    text = text.replace("$", r"\$")
-    return _DIRECTIVE.sub(r"\\:", text)
+    for syntax in _SYNTAX:
+        text = syntax.sub(_escaped, text)
+    return text
+
+
+def _escaped(match: re.Match) -> str:
+    """One more backslash unless an odd number already escapes the character (an even number escapes itself)."""
+    backslashes, char = match.groups()
+    return backslashes + ("" if len(backslashes) % 2 else "\\") + char
 
 
 def show_text(text: str) -> None:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from labeler.app import deps
 from labeler.app.render import show_conversation, show_text
-from labeler.errors import LabelerError
+from labeler.errors import LabelerError, Unavailable
 from labeler.services.actors import Actor
 from labeler.services.gold import my_qualification
 from labeler.services.projects import list_projects, settings_of
@@ -51,6 +51,8 @@ def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:
         try:
             with deps.session(write=False) as s:
                 return get_task(s, actor, aid)
+        except Unavailable:
+            raise  # the server is down, not the lease: keep it for the next run
         except LabelerError:
             pass  # finished, skipped or expired elsewhere: take the next one
     forget_task(ns)

@@ -17,7 +17,7 @@ from db.base import utcnow
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import Candidate, Membership, Project, Prompt
 from labeler.errors import NotFound
-from labeler.services import database_url, get_engine
+from labeler.services import database_url, get_engine, reachable
 from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import create_user, get_user_or_raise, list_users, set_password
 from labeler.services.gold import prompt_preview
@@ -27,13 +27,16 @@ from labeler.services.projects import add_member, get_project_or_raise, list_mem
 def upgrade_database(url: str | None = None) -> str:
     """Create the database if needed and apply every migration; return the revision reached."""
     engine = get_engine(url or database_url())
-    upgrade(engine)
+    with reachable(engine):
+        upgrade(engine)
     return head_revision()
 
 
 def schema_status(url: str | None = None) -> tuple[str | None, str]:
     """(current revision, newest shipped revision)."""
-    return current_revision(get_engine(url or database_url())), head_revision()
+    engine = get_engine(url or database_url())
+    with reachable(engine):
+        return current_revision(engine), head_revision()
 
 
 # ---- accounts and memberships, for the admin console ----------------------------------------------

@@ -1,7 +1,8 @@
 """kill -9 in the middle of an import, an export and a burst of submissions leaves a consistent store.
 
-SQLite (the embedded default) only: the child is the real CLI (or the services, for submissions) in its
-own process, killed with SIGKILL once it has visibly started writing.
+The child is the real CLI (or the services, for submissions) in its own process, killed with SIGKILL once
+it has visibly started writing. Import and submissions run on SQLite and PostgreSQL (where the server rolls
+back the dead client's transaction: `settle` waits for that before the checks); the export on SQLite.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -20,26 +22,45 @@ from labeler.services import get_engine, session_scope
 from labeler.services.actors import OPERATOR
 from labeler.services.projects import create_project
 from tests.factories import make_project, make_user
-from tests.faults.conftest import ROOT, cli_process, consistency_problems, count, kill_when, sqlite_path
+from tests.faults.conftest import (
+    ROOT,
+    cli_process,
+    consistency_problems,
+    count,
+    is_sqlite_url,
+    kill_when,
+    pg_scalar,
+    settle,
+    sqlite_path,
+)
 from tests.services.queue_data import add_prompts, audit_counters
 
 
-def test_kill_during_import_leaves_no_half_import(sqlite_url: str, tmp_path: Path) -> None:
+def _import_writing(url: str) -> Callable[[], bool]:
+    """True once the import has written a good part of its (uncommitted) rows: SQLite's WAL, PostgreSQL's table."""
+    if is_sqlite_url(url):
+        wal = Path(f"{sqlite_path(url)}-wal")
+        return lambda: wal.exists() and wal.stat().st_size > 1_000_000
+    return lambda: pg_scalar(url, "SELECT pg_relation_size('prompts')") > 1_000_000
+
+
+def test_kill_during_import_leaves_no_half_import(kill_url: str, tmp_path: Path) -> None:
     make_project("p")
-    get_engine(sqlite_url).dispose()
+    get_engine(kill_url).dispose()
     n = 150_000
     src = tmp_path / "prompts.jsonl"
     with src.open("w") as f:
         for i in range(n):
             f.write(json.dumps({"prompt": f"{i} : please explain item {i * 7919 % 100_003} in detail"}) + "\n")
-    wal = Path(f"{sqlite_path(sqlite_url)}-wal")
-    proc = cli_process(sqlite_url, "import", str(src), "--project", "p", "--json",
+    proc = cli_process(kill_url, "import", str(src), "--project", "p", "--json",
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_when(proc, lambda: wal.exists() and wal.stat().st_size > 1_000_000, "import")
-    assert consistency_problems(sqlite_url) == []
-    assert count(sqlite_url, "prompts") in (0, n)  # all or nothing: one transaction
-    assert count(sqlite_url, "prompts") == 0, "killed mid-way, yet the import committed"
-    assert count(sqlite_url, "events WHERE action = 'import'") == 0  # no audit row for an import that did not happen
+    kill_when(proc, _import_writing(kill_url), "import")
+    settle(kill_url)
+    assert consistency_problems(kill_url) == []
+    assert count(kill_url, "prompts") in (0, n)  # all or nothing: one transaction
+    assert count(kill_url, "prompts") == 0, "killed mid-way, yet the import committed"
+    assert count(kill_url, "candidates") == 0
+    assert count(kill_url, "events WHERE action = 'import'") == 0  # no audit row for an import that did not happen
     with session_scope() as s:  # the store is usable after the crash
         create_project(s, OPERATOR, "after", "g", {})
 
@@ -110,13 +131,13 @@ BURST = textwrap.dedent("""
 """)
 
 
-def test_kill_during_a_burst_of_submissions_keeps_counters_and_rankings_whole(sqlite_url: str) -> None:
+def test_kill_during_a_burst_of_submissions_keeps_counters_and_rankings_whole(kill_url: str) -> None:
     make_user("alice")
     make_project("p", members=("alice",), k_min=2, k_max=4)
     add_prompts("p", 400, candidates=4)
-    get_engine(sqlite_url).dispose()
+    get_engine(kill_url).dispose()
     proc = subprocess.Popen([sys.executable, "-c", BURST, "alice"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, LABELER_DATABASE_URL=sqlite_url))
+                            env=dict(os.environ, LABELER_DATABASE_URL=kill_url))
     seen = 0
 
     def enough() -> bool:
@@ -126,8 +147,9 @@ def test_kill_during_a_burst_of_submissions_keeps_counters_and_rankings_whole(sq
         return seen >= 25
 
     kill_when(proc, enough, "submission burst")
-    assert consistency_problems(sqlite_url) == []
+    settle(kill_url)
+    assert consistency_problems(kill_url) == []
     assert audit_counters() == []
-    conn_rankings = count(sqlite_url, "rankings")
+    conn_rankings = count(kill_url, "rankings")
     assert conn_rankings >= 25
-    assert count(sqlite_url, "ranking_items") == 4 * conn_rankings  # no half-written ranking
+    assert count(kill_url, "ranking_items") == 4 * conn_rankings  # no half-written ranking

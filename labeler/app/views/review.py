@@ -15,7 +15,7 @@ import streamlit as st
 
 from labeler.app import deps, tasks
 from labeler.app.render import flag_label, show_conversation, show_text
-from labeler.errors import LabelerError
+from labeler.errors import LabelerError, Unavailable
 from labeler.services.actors import Actor
 from labeler.services.review import ReviewItem, get_review_item, next_review, review_counts, review_work
 
@@ -36,6 +36,8 @@ def current_item(actor: Actor, project: str, kind: str | None) -> ReviewItem | N
                 item = get_review_item(s, actor, remembered[1], remembered[2])
             if item.status == "submitted":
                 return item
+        except Unavailable:
+            raise  # the server is down, not the lease: keep it for the next run
         except LabelerError:
             pass  # gone: take the next one
     st.session_state.pop(f"{NS}.current", None)

@@ -1,6 +1,8 @@
 """Hostile prompt and candidate text, shown in a real browser: inert, literal, and the page keeps its width.
 
-Uses the browser fixtures of tests/e2e (skips without Playwright/Chromium, fails under CI=true).
+Lives beside the other browser tests so that it shares their one Playwright session per worker (a
+second `sync_playwright()` in the same thread refuses to start). Skips without Playwright/Chromium,
+fails under CI=true.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import pytest
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
 from labeler.services.ingest import ImportOptions, import_file
-from tests.e2e.conftest import app_database, app_server, chromium, new_page, sync_playwright_api  # noqa: F401
 from tests.e2e.ui import expect, go_to, log_in, settled
 from tests.factories import make_project, make_user
 
@@ -26,7 +27,7 @@ MARKDOWN = '[data-testid="stMarkdownContainer"]'
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _data(app_database, tmp_path_factory):  # noqa: F811 - the e2e fixture, imported above
+def _data(app_database, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     make_user("hana")
     make_project("hostile-write", ("hana",), task_kinds=["demonstration"])
@@ -50,20 +51,21 @@ def _assert_inert(page) -> None:
     assert page.locator(f'{MARKDOWN} a[href^="javascript"]').count() == 0
     text = shown.first.inner_text()
     head = text.split("WWWW")[0]
-    assert SCRIPT in head and "red[RED]" in head and "x^2" in head, head  # shown as text, not interpreted
+    # Shown as written, not interpreted, and no escape of ours shows as a backslash.
+    assert SCRIPT in head and ":red[RED]" in head and "$x^2$" in head and "![pixel]" in head, head
     assert page.locator(f"{MARKDOWN} .katex, {MARKDOWN} [style*='color']").count() == 0  # no math, no colour
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
         "a very long line widened the page"
     expect(page.get_by_test_id("stSidebar")).to_be_visible()  # the page still works
 
 
-def test_hostile_prompt_text_is_inert_on_the_demonstration_page(new_page) -> None:  # noqa: F811
+def test_hostile_prompt_text_is_inert_on_the_demonstration_page(new_page) -> None:
     page = log_in(new_page(), "hana")
     go_to(page, "Demonstrate")
     _assert_inert(page)
 
 
-def test_hostile_candidate_text_is_inert_on_the_ranking_page(new_page) -> None:  # noqa: F811
+def test_hostile_candidate_text_is_inert_on_the_ranking_page(new_page) -> None:
     page = log_in(new_page(), "hana")
     go_to(page, "Rank")
     _assert_inert(page)
