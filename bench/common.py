@@ -19,8 +19,19 @@ OUT = ROOT / "bench" / "out"
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process since it started, in MiB.
+
+    Linux's VmHWM, the high-water mark of this program's own memory. Not getrusage's ru_maxrss: it
+    keeps the high-water mark of the memory replaced at exec, which for a child started by a big
+    parent (subprocess uses vfork) is the parent's, so every child reported the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # without /proc (KiB, as on Linux)
 
 
 @contextmanager
@@ -58,7 +69,8 @@ def machine_details() -> dict[str, str]:
     import sqlite3
 
     details = {"cpu": _cpu_model(), "cores": str(os.cpu_count()), "memory": _memory(),
-               "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+               "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+               "python loop": f"{python_loop_ms():.0f} ms"}
     try:
         from db.pgserver import find_pg_bin
 
@@ -68,6 +80,19 @@ def machine_details() -> dict[str, str]:
     except Exception:  # noqa: BLE001 - a machine without PostgreSQL still gets its SQLite figures
         details["postgresql"] = "not installed"
     return details
+
+
+def python_loop_ms() -> float:
+    """A fixed pure-Python workload, best of 3: compares the speed of machines (and of one shared
+    machine on different days), which the CPU's name alone does not."""
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def _cpu_model() -> str:

@@ -36,12 +36,17 @@ def pick_project(actor: Actor, ns: str, kind: str | None = None) -> str | None:
         what = f" with {kind} tasks" if kind else ""
         st.info(f"You are not a member of any project{what} yet. Ask an admin to add you.")
         return None
-    remembered = st.session_state.get("project")
-    if st.session_state.get(f"{ns}.project") not in names:
-        st.session_state[f"{ns}.project"] = remembered if remembered in names else names[0]
-    name = st.selectbox("Project", names, key=f"{ns}.project")
+    name = select_project(names, f"{ns}.project")
     st.session_state["project"] = name  # the last choice, so the next page opens on it
     return name
+
+
+def select_project(names: list[str], key: str) -> str:
+    """A "Project" selectbox that opens on the project last picked on a labeling page, when it is listed."""
+    remembered = st.session_state.get("project")
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = remembered if remembered in names else names[0]
+    return st.selectbox("Project", names, key=key)
 
 
 def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:

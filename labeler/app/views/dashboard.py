@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from labeler.app import deps
+from labeler.app import deps, tasks
 from labeler.app.charts import bar
 from labeler.services.admin import admin_projects
 from labeler.services.stats import project_stats, throughput
@@ -78,9 +78,7 @@ def render_dashboard() -> None:
         st.info("No projects yet: create one on the Projects page, or load the demo with `labeler demo`.")
         return
     names = [p.name for p in projects]
-    if st.session_state.get(K + "project") not in names and st.session_state.get("project") in names:
-        st.session_state[K + "project"] = st.session_state["project"]
-    project = st.selectbox("Project", names, key=K + "project")
+    project = tasks.select_project(names, K + "project")
     ok, data = deps.call(project_stats, actor, project, write=False)
     if not ok:
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from labeler.app import deps
+from labeler.app import deps, tasks
 from labeler.app.charts import number_text
 from labeler.app.render import letter, show_conversation, show_text
 from labeler.services.admin import admin_projects, find_prompts, prompt_detail
@@ -111,9 +111,7 @@ def render_gold() -> None:
         return
     by_name = {p.name: p for p in projects}
     names = list(by_name)
-    if st.session_state.get(K + "project") not in names and st.session_state.get("project") in names:
-        st.session_state[K + "project"] = st.session_state["project"]
-    project = st.selectbox("Project", names, key=K + "project")
+    project = tasks.select_project(names, K + "project")
     settings = settings_of(by_name[project])
     st.caption(f"Qualification: {settings.qualification_tasks} gold task(s) first, passing at "
                f"{settings.qualification_threshold:.0%}; then a gold check with probability {settings.gold_rate:.0%}. "

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import streamlit as st
 
-from labeler.app import deps
+from labeler.app import deps, tasks
 from labeler.errors import LabelerError
 from labeler.services.admin import admin_projects
 from labeler.services.ingest import FORMATS, ImportOptions, import_file
@@ -155,10 +155,7 @@ def render_import() -> None:
         st.info("No projects yet: create one on the Projects page first.")
         return
     by_name = {p.name: p for p in projects}
-    remembered = st.session_state.get("project")
-    if st.session_state.get(K + "project") not in by_name and remembered in by_name:
-        st.session_state[K + "project"] = remembered
-    project = st.selectbox("Project", list(by_name), key=K + "project")
+    project = tasks.select_project(list(by_name), K + "project")
     upload = st.file_uploader("File (.jsonl, .json, .csv, optionally .gz)", key=K + "file",
                               type=["jsonl", "json", "csv", "txt", "gz"])
     options = _options(settings_of(by_name[project]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from labeler.app import deps
+from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.services.gold import grant_qualification, reset_qualification, set_paused
 from labeler.services.projects import list_projects
@@ -84,9 +84,7 @@ def render_labelers() -> None:
         st.info("No projects yet." if actor.is_admin else "You are not a member of any project yet.")
         return
     names = [p.name for p in projects]
-    if st.session_state.get(K + "project") not in names and st.session_state.get("project") in names:
-        st.session_state[K + "project"] = st.session_state["project"]
-    project = st.selectbox("Project", names, key=K + "project")
+    project = tasks.select_project(names, K + "project")
     ok, rows = deps.call(labelers_table, actor, project, write=False)
     if not ok:
         return

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from exports.agreement import Rate
-from labeler.app import deps
+from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import letter
 from labeler.services.projects import list_projects, settings_of
@@ -114,9 +114,7 @@ def render_quality() -> None:
         return
     by_name = {p.name: p for p in projects}
     names = list(by_name)
-    if st.session_state.get(K + "project") not in names and st.session_state.get("project") in names:
-        st.session_state[K + "project"] = st.session_state["project"]
-    project = st.selectbox("Project", names, key=K + "project")
+    project = tasks.select_project(names, K + "project")
     ok, report = deps.call(agreement_report, actor, project, write=False)
     if not ok:
         return
