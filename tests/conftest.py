@@ -41,15 +41,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL server for this test process (or the one named by the environment)."""
+def postgres_or_skip(durable: bool = False) -> PostgresServer:
+    """Start a server; without PostgreSQL, skip with the reason (a laptop) or fail (CI=true)."""
     try:
-        server = start_postgres()
+        return start_postgres(durable=durable)
     except PostgresUnavailable as e:
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL is unavailable: {e}")
         pytest.skip(f"PostgreSQL tests skipped: {e}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this test process (or the one named by the environment)."""
+    server = postgres_or_skip()
     yield server
     get_engine.cache_clear()
     server.stop()

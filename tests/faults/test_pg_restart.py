@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from db.models import Assignment, Demonstration, Ranking
-from db.pgserver import PostgresServer, PostgresUnavailable, start_postgres
+from db.pgserver import PostgresServer
 from labeler.app import deps
 from labeler.cli import app as cli_app
 from labeler.errors import Conflict, LabelerError, Unavailable
@@ -30,7 +30,7 @@ from labeler.services.labeling import RankingSubmission, submit_demonstration, s
 from labeler.services.queue import next_task
 from tests.app.conftest import app_as, errors, new_app
 from tests.app.data import make_task_project
-from tests.conftest import IN_CI
+from tests.conftest import postgres_or_skip
 from tests.factories import make_project, make_user
 from tests.services.queue_data import add_prompts, audit_counters, cheap_passwords  # noqa: F401 - autouse fixture
 
@@ -43,12 +43,7 @@ _DATABASES = itertools.count(1)
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
     """A server of this module's own, so stopping it disturbs no other test."""
-    try:
-        server = start_postgres(durable=True)
-    except PostgresUnavailable as e:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL is unavailable: {e}")
-        pytest.skip(f"PostgreSQL tests skipped: {e}")
+    server = postgres_or_skip(durable=True)
     yield server
     ensure_running(server)
     server.stop()
