@@ -1,33 +1,53 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# `make run` installs only what the app needs (with uv: seconds); `make test` adds the development
+# extras (torch, TRL, Playwright... with pip, which takes the CPU build of torch these machines carry).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP     := $(VENV)/.dev-stamp
 # Test workers: one per core (the reference machine has 2).
 JOBS   ?= auto
+# Where `make run` serves the app.
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
 
-.PHONY: install run test bench lint clean
+.PHONY: install install-dev install-local run test bench lint clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install labeler with its development tools
+# uv comes from the package registry like any package; where it cannot be installed, pip does the work.
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	@if $(BIN)/pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then \
+		echo "installing labeler (runtime only) with uv"; \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python -e . ; \
+	else \
+		echo "installing labeler (runtime only) with pip"; \
+		$(BIN)/pip install --quiet -e . ; \
+	fi
+	touch $@
 
-run: $(STAMP)  ## migrate the SQLite database, load the demo project and accounts, start the app
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+install: $(RUNTIME_STAMP)  ## create .venv and install labeler (what the app and CLI need)
+
+install-dev: $(DEV_STAMP)  ## add the development tools (tests, browser tests, TRL consumers)
+
+run: $(RUNTIME_STAMP)  ## migrate the SQLite database, load the demo project and accounts, start the app
 	$(BIN)/labeler db upgrade
 	$(BIN)/labeler demo
-	$(BIN)/labeler serve
+	$(BIN)/labeler serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)  ## the whole suite, on SQLite and on a PostgreSQL server the run starts
+test: $(DEV_STAMP)  ## the whole suite, on SQLite and on a PostgreSQL server the run starts
 	$(BIN)/pytest -n $(JOBS) -q
 
-bench: $(STAMP)  ## every benchmark, default sizes (README: Benchmarks); writes bench/out/RESULTS.md
+bench: $(DEV_STAMP)  ## every benchmark, default sizes (README: Benchmarks); writes bench/out/RESULTS.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 clean:

@@ -143,7 +143,7 @@ def _prompt(rec: dict[str, Any], v: Sink) -> int | None:
 def _completion(value: Any, field: str, v: Sink, *, assistant_only: bool) -> int | None:
     if isinstance(value, str):
         if not value.strip():
-            v.error(field, "empty text")
+            v.warn(field, "empty text")  # kept: a near-empty reply can be the preferred one
         return approx_tokens(value)
     if (
         assistant_only and type(value) is list and len(value) == 1 and type(value[0]) is dict

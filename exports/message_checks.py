@@ -117,7 +117,8 @@ def _check_message(m: Any, f: str, v: Sink, *, openai: bool, roles: frozenset[st
     content = m.get("content")
     if isinstance(content, str):
         if not content.strip() and role == "assistant" and not calls:
-            v.error(f"{f}.content", "empty assistant message")
+            # OpenAI refuses it; TRL trains on it (a near-empty reply can be the preferred one).
+            (v.error if openai else v.warn)(f"{f}.content", "empty assistant message")
         return approx_tokens(content) + ("name" in m)
     if content is None:
         if not (role == "assistant" and calls):

@@ -140,6 +140,7 @@ def write_records(
     fmt = get_format(format)
     options = dict(options or {})
     folder = Path(out_dir)
+    created = _first_missing(folder)  # removed again if this export fails: no empty folder left behind
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob(".*.tmp"):  # from an export that was killed: no `finally` ran
         leftover.unlink(missing_ok=True)
@@ -147,6 +148,8 @@ def write_records(
     temps: list[Path] = []
     try:
         _stream(folder, records, files, temps, fmt.name, options, validate, target_model, progress)
+        if not files:
+            raise ExportError(f"no rows match: the `{fmt.name}` export would be empty; nothing was written")
         splits = sorted(files, key=_split_order)
         reports = {s: files[s].validator.finish(size=files[s].bytes) for s in splits if files[s].validator}
         if validate and fmt.validator.openai and "train" not in files:  # OpenAI needs a training file
@@ -179,6 +182,7 @@ def write_records(
                 f.file.close()
         for tmp in temps:
             tmp.unlink(missing_ok=True)
+        _remove_if_empty(folder, created)
         raise
     previous = _previous_files(folder)
     for tmp, final in staged:  # the manifest comes last: a present manifest means a finished export
@@ -246,6 +250,29 @@ def _stage(folder: Path, files: dict[str, _SplitFile], splits: list[str], parque
 def _summary(report: Report) -> dict[str, Any]:
     return {"errors": len(report.errors), "warnings": [p.render(report.name) for p in report.warnings],
             "stats": report.stats}
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder on the way to `folder` that does not exist yet (None if it exists)."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _remove_if_empty(folder: Path, created: Path | None) -> None:
+    """Remove the folders this export created, from `folder` up to `created`, where they are empty."""
+    if created is None:
+        return
+    for path in (folder, *folder.parents):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (or gone): leave it and everything above it
+            return
+        if path == created:
+            return
 
 
 def _previous_files(folder: Path) -> set[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,8 +28,18 @@ class Settings(BaseSettings):
     # Imports: the largest single record (line) accepted, and rows written per batch.
     max_record_bytes: int = Field(default=8 * 2**20, ge=1024)
     import_batch_size: int = Field(default=5000, ge=1)
-    # The app writes exports only inside this folder (the CLI writes wherever `--out` says).
-    export_dir: Path = Field(default_factory=lambda: Path.cwd() / "exports")
+    # Files the tool writes (exports, models, caches) live here, beside the default database and never
+    # inside the source tree (from the repository root, `./exports` is the exporters' Python package).
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "labeler-data")
+    # The app writes exports only inside this folder (the CLI writes wherever `--out` says); default
+    # `<data_dir>/exports`.
+    export_dir: Path | None = None  # None until filled in from data_dir below: always a Path after
+
+    @model_validator(mode="after")
+    def _export_dir_in_data_dir(self) -> Settings:
+        if self.export_dir is None:
+            self.export_dir = self.data_dir / "exports"
+        return self
 
 
 def get_settings() -> Settings:

@@ -19,12 +19,17 @@ from labeler.cli.base import (
     app,
     console,
     db_app,
+    ensure_migrated,
+    lazy,
     project_app,
+    session_scope,
     user_app,
 )
 from labeler.errors import LabelerError
-from labeler.services import auth, database_url, ensure_migrated, get_engine, projects, session_scope
-from labeler.services.actors import OPERATOR
+
+services = lazy("labeler.services")
+auth = lazy("labeler.services.auth")
+projects = lazy("labeler.services.projects")
 
 # ---- db -------------------------------------------------------------------------------------------
 
@@ -49,7 +54,7 @@ def db_current() -> None:
 
 def _safe_url() -> str:
     """The database URL with any password hidden."""
-    return get_engine(database_url()).url.render_as_string(hide_password=True)
+    return services.get_engine(services.database_url()).url.render_as_string(hide_password=True)
 
 
 @app.command("init")
@@ -67,7 +72,7 @@ def init(
             return
     password = _read_password(password_stdin)
     with session_scope() as s:
-        auth.create_user(s, OPERATOR, admin, "admin", password)
+        auth.create_user(s, lazy("labeler.services.actors").OPERATOR, admin, "admin", password)
     console.print(f"database ready; admin `{admin}` created")
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from labeler.cli.base import _actor, _print_json, app, console, err_console
+from labeler.cli.base import _actor, _print_json, app, console, ensure_migrated, err_console, session_scope
 from labeler.cli.generation import _progress
 from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, session_scope
-from labeler.services.augment import AugmentRequest, AugmentSummary, count_sources, run_augment
+
+if TYPE_CHECKING:
+    from labeler.services.augment import AugmentSummary
 
 
 def _say(text: str) -> None:
@@ -36,6 +37,8 @@ def augment(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ask the model for N rewordings of each prompt; store them as pending paraphrases (resumable)."""
+    from labeler.services.augment import AugmentRequest, count_sources, run_augment
+
     ensure_migrated()
     request = AugmentRequest(project=project, paraphrases=paraphrases, model=model, split=split, limit=limit,
                              temperature=temperature, dedup_prefix=dedup_prefix, concurrency=concurrency,
@@ -66,8 +69,9 @@ def augment(
 
 def _print_summary(s: AugmentSummary) -> None:
     _say(f"paraphrased `{escape(s.project)}` with {escape(s.models[0])} in {s.seconds:.1f}s: {s.prompts_done} of "
-         f"{s.prompts_planned} prompt(s) done, {s.paraphrases} paraphrase(s) stored (pending review), "
-         f"{s.duplicates} duplicate(s) dropped, {s.failed} failed")
+         f"{s.prompts_planned} prompt(s) done, {s.failed} failed")
+    _say(f"  rewordings: {s.asked} asked, {s.paraphrases} stored (pending review), {s.short} short "
+         f"({s.duplicates} duplicate(s) dropped)")
     _say(f"  requests: {s.requests}; tokens: {s.prompt_tokens:,} in, {s.completion_tokens:,} out")
     for f in s.failures[:20]:
         _say(f"  prompt {f.prompt_id}: {escape(f.reason)}")

@@ -3,13 +3,19 @@
 Every service error (LabelerError) becomes a one-line message and exit status 1; anything else is a
 bug and keeps its traceback. Commands act as the built-in local operator (an admin) unless
 `--as USER` names an account, whose role the services then check.
+
+The CLI starts fast: command modules import the services (SQLAlchemy, openai, pandas...) only when a
+command runs, through `lazy(...)` modules and `session_scope`/`ensure_migrated` below, so
+`labeler --help` imports none of them. tests/test_cli_startup.py keeps it that way.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from typing import Annotated, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,10 +24,40 @@ from typer.core import TyperGroup
 
 from labeler import __version__
 from labeler.errors import LabelerError
-from labeler.services import (
-    auth,
-)
-from labeler.services.actors import OPERATOR, Actor
+
+if TYPE_CHECKING:
+    from labeler.services.actors import Actor
+
+Session = Any  # a SQLAlchemy Session: the CLI only passes it on (it imports no SQLAlchemy)
+
+
+class _LazyModule:
+    """A module imported on its first attribute access."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+def lazy(module: str) -> Any:
+    """`module`, imported only when a command first uses it."""
+    return _LazyModule(module)
+
+
+def session_scope(url: str | None = None, *, write: bool = True) -> AbstractContextManager[Session]:
+    """The services' `session_scope`, imported when a command opens its first session."""
+    from labeler.services import session_scope as scope
+
+    return scope(url, write=write)
+
+
+def ensure_migrated(url: str | None = None) -> None:
+    """The services' `ensure_migrated`, imported when a command first touches the database."""
+    from labeler.services import ensure_migrated as check
+
+    check(url)
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -70,8 +106,11 @@ def _root(
     _state["as"] = as_user
 
 
-def _actor(session) -> Actor:  # noqa: ANN001 - a Session, kept out of the CLI's imports
+def _actor(session: Session) -> Actor:
     """The acting account: `--as USER` if given, else the local operator."""
+    from labeler.services import auth
+    from labeler.services.actors import OPERATOR
+
     if not _state["as"]:
         return OPERATOR
     user = auth.get_user_or_raise(session, _state["as"])

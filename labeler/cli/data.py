@@ -18,9 +18,16 @@ from labeler.cli.base import (
     _print_json,
     app,
     console,
+    ensure_migrated,
     err_console,
+    lazy,
+    session_scope,
 )
-from labeler.services import ensure_migrated, ingest, session_scope, stats
+from labeler.errors import LabelerError
+from labeler.formats import IMPORT_FORMATS
+
+ingest = lazy("labeler.services.ingest")
+stats = lazy("labeler.services.stats")
 
 # ---- import and stats -----------------------------------------------------------------------------
 
@@ -29,7 +36,7 @@ from labeler.services import ensure_migrated, ingest, session_scope, stats
 def import_(
     path: Annotated[Path, typer.Argument(help="File to import (.jsonl, .json lines, .csv, optionally .gz).")],
     project: Annotated[str, typer.Option(help="Project to import into.")],
-    format: Annotated[str, typer.Option(help="auto, or one of: " + ", ".join(ingest.FORMATS))] = "auto",
+    format: Annotated[str, typer.Option(help="auto, or one of: " + ", ".join(IMPORT_FORMATS))] = "auto",
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the valid records; write the others to a rejects file.")
     ] = False,
@@ -122,6 +129,16 @@ def _print_import_report(r: ingest.ImportReport) -> None:
 
 
 
+def app_entry_point() -> Path:
+    """The Streamlit script inside the installed package, wherever and however it is installed."""
+    from importlib.resources import files
+
+    script = Path(str(files("labeler.app").joinpath("main.py")))
+    if not script.is_file():
+        raise LabelerError(f"the app's entry point is missing from the installed package: {script}")
+    return script
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -133,7 +150,7 @@ def serve(
     from labeler.services.admin import upgrade_database
 
     upgrade_database()
-    app_script = Path(__file__).resolve().parent / "app" / "main.py"
+    app_script = app_entry_point()
     command = [
         sys.executable, "-m", "streamlit", "run", str(app_script), "--server.address", host,
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -9,9 +9,18 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from labeler.cli.base import _actor, _csv, _date, _print_json, app, console, err_console
+from labeler.cli.base import (
+    _actor,
+    _csv,
+    _date,
+    _print_json,
+    app,
+    console,
+    ensure_migrated,
+    err_console,
+    session_scope,
+)
 from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, session_scope
 
 
 @app.command("export")

@@ -17,23 +17,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labeler.cli.base import _actor, _print_json, _typer, app, console, err_console
-from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, session_scope
-from labeler.services.finetune import (
-    TERMINAL,
-    apply_job_state,
-    cancel_on_server,
-    fetch_job_state,
-    get_job,
-    job_summary,
-    job_target,
-    launch_finetune,
-    list_jobs,
-    mark_cancelled,
-    prepare_finetune,
-    record_finetune_job,
+from labeler.cli.base import (
+    _actor,
+    _print_json,
+    _typer,
+    app,
+    console,
+    ensure_migrated,
+    err_console,
+    lazy,
+    session_scope,
 )
+from labeler.errors import LabelerError
+
+finetune = lazy("labeler.services.finetune")
 
 finetune_app = _typer("Fine-tuning: launch jobs from an export on an OpenAI-compatible API, follow, cancel.")
 app.add_typer(finetune_app, name="finetune")
@@ -68,13 +65,13 @@ def finetune_create(
     """Validate an export, upload its train and valid files, create the job and record it."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        plan = prepare_finetune(s, _actor(s), export, model, method, suffix=suffix, epochs=epochs, beta=beta,
+        plan = finetune.prepare_finetune(s, _actor(s), export, model, method, suffix=suffix, epochs=epochs, beta=beta,
                                 batch_size=batch_size, learning_rate_multiplier=lr_multiplier)
     with _spinner(f"uploading {plan.train.name}", as_json) as say:
-        launched = launch_finetune(plan, say)
+        launched = finetune.launch_finetune(plan, say)
     try:
         with session_scope() as s:
-            data = job_summary(record_finetune_job(s, _actor(s), launched))
+            data = finetune.job_summary(finetune.record_finetune_job(s, _actor(s), launched))
     except LabelerError as e:
         raise LabelerError(f"job {launched.provider_job_id} was created on {plan.base_url} but could not be "
                            f"recorded: {e}") from None
@@ -91,11 +88,11 @@ def finetune_create(
 def _refresh(ref: str | int, quiet: bool) -> dict[str, Any]:
     """Fetch a job from its server and store it; its summary with events and checkpoints."""
     with session_scope(write=False) as s:
-        target = job_target(s, _actor(s), ref)
+        target = finetune.job_target(s, _actor(s), ref)
     with _spinner(f"reading job {target.provider_job_id}", quiet):
-        state = fetch_job_state(target.endpoint, target.provider_job_id)
+        state = finetune.fetch_job_state(target.endpoint, target.provider_job_id)
     with session_scope() as s:
-        return job_summary(apply_job_state(s, _actor(s), target.id, state), with_events=True)
+        return finetune.job_summary(finetune.apply_job_state(s, _actor(s), target.id, state), with_events=True)
 
 
 def _when(value: Any) -> str:
@@ -151,7 +148,7 @@ def finetune_status(
     ref: str | int | None = job
     if ref is None:
         with session_scope(write=False) as s:
-            jobs = list_jobs(s, _actor(s))
+            jobs = finetune.list_jobs(s, _actor(s))
             if not jobs:
                 raise LabelerError("no fine-tuning jobs recorded yet: start one with `labeler finetune create`")
             ref = jobs[0].id
@@ -159,7 +156,7 @@ def finetune_status(
         data = _refresh(ref, as_json)
     else:
         with session_scope(write=False) as s:
-            data = job_summary(get_job(s, _actor(s), ref), with_events=True)
+            data = finetune.job_summary(finetune.get_job(s, _actor(s), ref), with_events=True)
     if as_json:
         _print_json(data)
     else:
@@ -175,13 +172,13 @@ def finetune_list(
     """Recorded fine-tuning jobs with status, models and the latest checkpoint's losses."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        rows = [job_summary(j) for j in list_jobs(s, _actor(s), project)]
+        rows = [finetune.job_summary(j) for j in finetune.list_jobs(s, _actor(s), project)]
     if refresh:
         for row in rows:
-            if row["status"] not in TERMINAL:
+            if row["status"] not in finetune.TERMINAL:
                 _refresh(row["id"], as_json)
         with session_scope(write=False) as s:
-            rows = [job_summary(j) for j in list_jobs(s, _actor(s), project)]
+            rows = [finetune.job_summary(j) for j in finetune.list_jobs(s, _actor(s), project)]
     if as_json:
         _print_json(rows)
         return
@@ -206,11 +203,11 @@ def finetune_cancel(
     """Cancel a job that has not finished, on its server, and record it."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        target = job_target(s, _actor(s), job)
+        target = finetune.job_target(s, _actor(s), job)
     with _spinner(f"cancelling {target.provider_job_id}", as_json):
-        status = cancel_on_server(target)
+        status = finetune.cancel_on_server(target)
     with session_scope() as s:
-        data = job_summary(mark_cancelled(s, _actor(s), target.id, status))
+        data = finetune.job_summary(finetune.mark_cancelled(s, _actor(s), target.id, status))
     if as_json:
         _print_json(data)
     else:

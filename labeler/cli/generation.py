@@ -6,22 +6,17 @@ project names in `model_api_key_env`), so they never land in shell history or th
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from labeler.cli.base import _actor, _print_json, _typer, app, console, err_console
+from labeler.cli.base import _actor, _print_json, _typer, app, console, ensure_migrated, err_console, session_scope
 from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, session_scope
-from labeler.services.generate import (
-    GenerationPlan,
-    GenerationRequest,
-    GenerationSummary,
-    plan_generation,
-    run_generation,
-)
+
+if TYPE_CHECKING:
+    from labeler.services.generate import GenerationPlan, GenerationSummary
 
 
 def _say(text: str) -> None:
@@ -50,6 +45,8 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan or the summary as JSON.")] = False,
 ) -> None:
     """Generate candidate replies for prompts with fewer than K, from one or several models (resumable)."""
+    from labeler.services.generate import GenerationRequest, plan_generation, run_generation
+
     ensure_migrated()
     request = GenerationRequest(
         project=project, k=k, models=tuple(model or ()), temperature=temperature, top_p=top_p,

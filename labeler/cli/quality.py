@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labeler.cli.base import _actor, _print_json, _typer, app, console
+from labeler.cli.base import _actor, _print_json, _typer, app, console, ensure_migrated, lazy, session_scope
 from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, gold, projects, quality, session_scope
-from labeler.services.quality import Rate
+
+if TYPE_CHECKING:
+    from labeler.services.quality import Rate
+
+gold = lazy("labeler.services.gold")
+projects = lazy("labeler.services.projects")
+quality = lazy("labeler.services.quality")
 
 # ---- agreement: labeler quality ----------------------------------------------------------------
 

@@ -9,9 +9,22 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labeler.cli.base import _actor, _csv, _print_json, _typer, app, console, err_console
+from labeler.cli.base import (
+    _actor,
+    _csv,
+    _print_json,
+    _typer,
+    app,
+    console,
+    ensure_migrated,
+    err_console,
+    lazy,
+    session_scope,
+)
 from labeler.errors import LabelerError
-from labeler.services import ensure_migrated, projects, scope, session_scope
+
+projects = lazy("labeler.services.projects")
+scope = lazy("labeler.services.scope")
 
 scope_app = _typer("Scope labels (answerable / off-limits): enable them, label prompts in bulk, list them.")
 app.add_typer(scope_app, name="scope")

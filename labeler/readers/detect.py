@@ -11,22 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from labeler.errors import Invalid
+from labeler.formats import IMPORT_FORMATS
 from labeler.readers.csvfile import PROMPT_COLUMNS
 from labeler.readers.fields import kind_of
 from labeler.readers.records import Reject
 from labeler.readers.source import DEFAULT_MAX_RECORD_BYTES, check_file, json_lines
 
 SNIFF_RECORDS = 20
-FORMATS = (
-    "prompts",
-    "csv",
-    "openai-chat",
-    "hh-rlhf",
-    "oasst",
-    "oasst-tree",
-    "trl-preference",
-    "openai-preference",
-)
+FORMATS = IMPORT_FORMATS
 _CSV_SUFFIXES = (".csv", ".tsv")
 
 

@@ -55,8 +55,11 @@ def require_object(value: Any, what: str = "a JSON object") -> dict[str, Any]:
     return value
 
 
-def text_of(value: Any, field: str) -> str:
-    """Message content as text: a string, `{"answer": ...}`, or a list of `{type: text, text}` parts."""
+def text_of(value: Any, field: str, *, blank_ok: bool = False) -> str:
+    """Message content as text: a string, `{"answer": ...}`, or a list of `{type: text, text}` parts.
+
+    `blank_ok` keeps an empty or whitespace-only text (an assistant reply) instead of refusing it.
+    """
     if isinstance(value, str):
         text = value
     elif isinstance(value, dict) and isinstance(value.get("answer"), str):
@@ -79,7 +82,7 @@ def text_of(value: Any, field: str) -> str:
         text = "\n".join(parts)
     else:
         raise RecordError(field, f"expected a string, got {kind_of(value)}")
-    if not text.strip():
+    if not blank_ok and not text.strip():
         raise RecordError(field, "content is empty")
     return text
 
@@ -99,7 +102,8 @@ def parse_messages(value: Any, field: str) -> list[Message]:
         if role is None:
             got = describe_value(item.get("role"))
             raise RecordError(f"{where}.role", f"expected `system`, `user` or `assistant`, got {got}")
-        out.append(Message(role=role, content=text_of(item.get("content"), f"{where}.content")))
+        content = text_of(item.get("content"), f"{where}.content", blank_ok=role == "assistant")
+        out.append(Message(role=role, content=content))
     return out
 
 
@@ -120,7 +124,7 @@ def split_conversation(messages: list[Message], field: str) -> tuple[list[Messag
 def reply_text(value: Any, field: str) -> str:
     """One assistant reply: a string, or a list holding one assistant message."""
     if isinstance(value, str):
-        return text_of(value, field)
+        return text_of(value, field, blank_ok=True)
     messages = parse_messages(value, field)
     if len(messages) != 1 or messages[0].role != "assistant":
         roles = ", ".join(m.role for m in messages)

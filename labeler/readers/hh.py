@@ -48,12 +48,10 @@ def parse_transcript(text: Any, field: str) -> tuple[list[Message], str]:
         raise RecordError(field, "no `Human:` turn in the transcript")
     if last_user == len(turns) - 1:
         raise RecordError(field, "expected the transcript to end in an `Assistant:` reply")
-    reply = "\n\n".join(content for _, content in turns[last_user + 1 :])
-    if not reply.strip():
-        raise RecordError(field, "the last `Assistant:` reply is empty")
+    reply = "\n\n".join(content for _, content in turns[last_user + 1 :])  # may be empty: kept as it is
     prompt = []
     for i, (role, content) in enumerate(turns[: last_user + 1]):
-        if not content:
+        if not content and role == "user":
             raise RecordError(
                 field, f"turn {i + 1} (`{'Human' if role == 'user' else 'Assistant'}:`) is empty"
             )

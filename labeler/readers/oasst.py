@@ -124,7 +124,7 @@ def _message(obj: dict[str, Any], line: int, parent: str | None) -> _Msg:
         )
     skip = "deleted" if obj.get("deleted") else "spam" if obj.get("review_result") is False else None
     text = obj.get("text")
-    if not isinstance(text, str) or (skip is None and not text.strip()):
+    if not isinstance(text, str) or (skip is None and role != "assistant" and not text.strip()):
         raise RecordError(
             "text", "content is empty" if isinstance(text, str) else f"expected a string, got {kind_of(text)}"
         )

@@ -9,31 +9,34 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
 
 
 class Message(BaseModel):
-    """One turn of a conversation."""
+    """One turn of a conversation.
+
+    A user or system turn must say something; an assistant turn may be empty or only whitespace and
+    is kept exactly: in real preference data a near-empty reply can be the preferred one.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     role: Role
     content: str
 
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+    @model_validator(mode="after")
+    def _not_blank(self) -> Message:
+        if self.role != "assistant" and not self.content.strip():
             raise ValueError("content is empty")
-        return v
+        return self
 
 
 class CandidateIn(BaseModel):
     """An existing assistant reply to the record's conversation."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
+    text: str  # kept exactly as the source wrote it, even empty or only whitespace
     model: str | None = None
     # 1 = best; equal ranks are ties; None = not part of the imported ranking.
     rank: int | None = Field(default=None, ge=1)

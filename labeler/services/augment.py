@@ -46,6 +46,7 @@ from labeler.services.llm import resolve_endpoint
 from labeler.services.projects import get_project_for, get_project_or_raise, settings_of
 
 MAX_PARAPHRASES = 20
+MAX_EXTRA_REQUESTS = 2  # requests beyond N per prompt when a model keeps giving fewer rewordings than asked
 STATUSES = ("pending", "kept", "rejected")
 SOURCE = "paraphrase"  # prompts.source of a stored paraphrase
 INSTRUCTION = (
@@ -75,14 +76,27 @@ class AugmentRequest:
 
 @dataclass
 class AugmentSummary(GenerationSummary):
-    """What a run did: `candidates` counts the paraphrases stored, `duplicates` those dropped by dedup."""
+    """What a run did: `candidates` counts the paraphrases stored, `duplicates` those dropped by dedup.
+
+    `asked` is N for each prompt done, `short` how many of those were not stored (the model ran out of
+    new rewordings, or dedup dropped them): asked = stored + short.
+    """
 
     @property
     def paraphrases(self) -> int:
         return self.candidates
 
+    @property
+    def asked(self) -> int:
+        return self.prompts_done * self.k
+
+    @property
+    def short(self) -> int:
+        return max(0, self.asked - self.candidates)
+
     def to_dict(self) -> dict[str, Any]:
-        data = {**asdict(self), "failed": self.failed, "paraphrases": self.candidates}
+        data = {**asdict(self), "failed": self.failed, "paraphrases": self.candidates, "asked": self.asked,
+                "short": self.short}
         data.pop("candidates")
         data["n"] = data.pop("k")
         return data
@@ -176,14 +190,16 @@ class _AugmentRun(_Run):
         if turn is None:
             raise _PromptFailed("no user turn with text to reword")
         original = plan.messages[turn]["content"]
-        body = {"model": ask.model, "messages": _request_messages(ask.n, original), "n": 1, **self.config.params}
-        answer = await self._call(body)
-        got = _choices(answer, ask.model)
-        self.summary.requests += 1
-        usage = _usage(answer)
-        self.summary.prompt_tokens += usage.get("prompt_tokens", 0)
-        self.summary.completion_tokens += usage.get("completion_tokens", 0)
-        lines = parse_paraphrases(got[0][1], original) if got else []
+        lines: list[str] = []
+        # A model may give fewer rewordings than asked: ask again for the rest, as generation tops up a
+        # short `n`, until an answer brings nothing new (or a bounded number of requests).
+        for _attempt in range(ask.n + MAX_EXTRA_REQUESTS):
+            new = [line for line in await self._reword(ask, original, ask.n - len(lines)) if line not in lines]
+            if not new:
+                break
+            lines.extend(new)
+            if len(lines) >= ask.n:
+                break
         if not lines:
             raise _PromptFailed(f"`{ask.model}`: no rewording in the answer")
         rows = []
@@ -194,6 +210,17 @@ class _AugmentRun(_Run):
                          "prefix_hash": prefix_hash(normalized, self.aug.prefix_chars),
                          "meta": {"paraphrase_of": plan.prompt_id, "model": ask.model}})
         return rows
+
+    async def _reword(self, ask: Ask, original: str, n: int) -> list[str]:
+        """One request for `n` rewordings of `original`; the rewordings in its answer."""
+        body = {"model": ask.model, "messages": _request_messages(n, original), "n": 1, **self.config.params}
+        answer = await self._call(body)
+        got = _choices(answer, ask.model)
+        self.summary.requests += 1
+        usage = _usage(answer)
+        self.summary.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.summary.completion_tokens += usage.get("completion_tokens", 0)
+        return parse_paraphrases(got[0][1], original) if got else []
 
     def _store(self, session: Session, batch: list[_Result]) -> list[tuple[int, int, int]]:
         return store_paraphrases(session, self.config.project_id, batch, self.aug.prefix_chars)

@@ -97,6 +97,7 @@ def export_dataset(
         raise Invalid(f"unknown export format `{request.format}`: expected one of {', '.join(FORMATS)}")
     fmt = get_format(request.format)
     options = _options(request, fmt.options)
+    refuse_package_folder(request.out_dir)
     rows: Callable[[], Iterator[Any]]
     if fmt.source == "rankings":
         rows = lambda: ranking_rows(session, project.id, request.filters)  # noqa: E731
@@ -195,9 +196,28 @@ def export_formats() -> list[dict[str, Any]]:
              "example": f.example} for f in FORMATS.values()]
 
 
+def refuse_package_folder(folder: str | Path) -> None:
+    """Invalid when `folder` lies inside one of the tool's installed packages.
+
+    An export there would land beside the code: from a checkout, the old default `./exports` was the
+    exporters' own Python package.
+    """
+    import db
+    import exports
+    import labeler
+
+    target = Path(folder).expanduser().resolve()
+    for package in (labeler, exports, db):
+        root = Path(package.__file__).parent.resolve()
+        if target == root or root in target.parents:
+            raise Invalid(f"export folder {target} is inside the installed `{package.__name__}` package: "
+                          f"choose a folder outside it (the app's default is {get_settings().export_dir})")
+
+
 def export_folder(name: str) -> Path:
     """`name` as a folder inside the configured export folder; Invalid when it would escape it."""
     root = get_settings().export_dir.resolve()
+    refuse_package_folder(root)
     if not name.strip():
         raise Invalid("export folder: give a name")
     target = (root / name.strip()).resolve()

@@ -227,7 +227,9 @@ def _stream(run: _Run, items: Iterable[list[Item]], rejects: _RejectsFile | None
             _flush(run, ready)
         if progress and batch:
             progress(batch[-1].line)
-    run.report.records, run.report.rejected, run.report.skipped = records, rejected, dict(skipped)
+    run.report.records, run.report.rejected = records, rejected
+    for kind, n in skipped.items():  # beside what storing the labels counted
+        run.report.skipped[kind] = run.report.skipped.get(kind, 0) + n
     if progress:
         progress(-1)
 
@@ -262,6 +264,8 @@ def _flush(run: _Run, batch: list[Prepared]) -> None:
         report.candidates_added += added.candidates
         report.rankings_added += added.rankings
         report.demonstrations_added += added.demonstrations
+        for reason, n in added.skipped.items():
+            report.skipped[reason] = report.skipped.get(reason, 0) + n
 
 
 def _confirm(run: _Run, column: Any, maybe: list[str]) -> set[str]:

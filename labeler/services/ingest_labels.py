@@ -8,7 +8,8 @@ identical to one already stored is skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy import insert, select
@@ -27,6 +28,8 @@ class LabelCounts:
     candidates: int = 0
     rankings: int = 0
     demonstrations: int = 0
+    # Records that yielded less than they carried, by reason (merged into the report's `skipped`).
+    skipped: Counter = field(default_factory=Counter)
 
 
 def store_labels(session: Session, project_id: int, source: str, labeled: list[Prepared]) -> LabelCounts:
@@ -51,8 +54,12 @@ def store_labels(session: Session, project_id: int, source: str, labeled: list[P
                 session.add(Demonstration(prompt_id=prompt_id, turns=turns, status="submitted",
                                           origin="imported", source=source, submitted_at=utcnow()))
                 counts.demonstrations += 1
+        if len({c.text for c in record.candidates}) < len(record.candidates):
+            counts.skipped[MERGED_REPLIES] += 1
         if record.has_ranking:
             ranking = _ranking(p, prompt_id, source, candidate_ids)
+            if ranking is None:
+                counts.skipped[NO_RANKING] += 1
             pairs = [(item.candidate_id, item.rank) for item in ranking.items] if ranking else []
             if ranking is not None and _remember(known, _ranking_signature(prompt_id, pairs)):
                 session.add(ranking)
@@ -61,9 +68,13 @@ def store_labels(session: Session, project_id: int, source: str, labeled: list[P
     return counts
 
 
+MERGED_REPLIES = "identical replies merged into one candidate (fewer pairs)"
+NO_RANKING = "ranking not stored: fewer than two different replies"
+
+
 def text_hash(text: str) -> str:
-    """A candidate's identity within its prompt."""
-    return content_hash(text.strip())
+    """A candidate's identity within its prompt: its text exactly as written, whitespace included."""
+    return content_hash(text)
 
 
 def _insert_candidates(

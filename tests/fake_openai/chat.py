@@ -10,6 +10,8 @@ Switches on `server.state`:
 - `reply_words` (int): every reply has exactly this many words (for token arithmetic in tests).
 - `paraphrase_lines` (list[str]): the rewordings a paraphrase request gets (numbered), instead of
   the generated ones.
+- `paraphrase_max_lines` (int): a paraphrase answer holds at most this many rewordings, new ones on
+  each request for the same prompt (a model that gives fewer than asked).
 
 A paraphrase request (a system message asking to rewrite the user's message "in N different ways")
 gets one choice of N numbered lines, each a distinct rewording of the user's message.
@@ -98,6 +100,18 @@ def paraphrase_lines(prompt: str, model: str, n: int) -> list[str]:
     return [f"{prompt} (asked another way, {reply_text(prompt, model, None, 1.0, i, 3)})" for i in range(n)]
 
 
+def _fresh_rewordings(server: FakeOpenAI, prompt: str, model: str, wanted: int) -> list[str]:
+    """`wanted` rewordings, at most `paraphrase_max_lines` of them; each request for a prompt gets new ones."""
+    cap = server.state.get("paraphrase_max_lines")
+    if cap is None:
+        return paraphrase_lines(prompt, model, wanted)
+    calls = server.state.setdefault("paraphrase_calls", {})
+    start = calls.get(prompt, 0)
+    got = min(wanted, cap)
+    calls[prompt] = start + got
+    return paraphrase_lines(prompt, model, start + got)[start:]
+
+
 def _paraphrase_count(messages: list[dict[str, Any]]) -> int | None:
     for m in messages:
         if m["role"] in ("system", "developer"):
@@ -124,7 +138,7 @@ def chat_completions(server: FakeOpenAI, request: Request, match: re.Match[str])
     wanted = _paraphrase_count(messages)
     for i in range(n):
         if wanted is not None:  # one answer: the rewordings, one a line, numbered
-            lines = server.state.get("paraphrase_lines") or paraphrase_lines(prompt, body["model"], wanted)
+            lines = server.state.get("paraphrase_lines") or _fresh_rewordings(server, prompt, body["model"], wanted)
             text = "\n".join(f"{j}. {line}" for j, line in enumerate(lines, 1))
             completion_tokens += _tokens(text)
             choices.append({"index": i, "message": {"role": "assistant", "content": text, "refusal": None},

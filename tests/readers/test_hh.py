@@ -35,10 +35,17 @@ def test_transcript_without_leading_newlines(write, read):
     assert record.messages[0].content == "Q"
 
 
+def test_an_empty_reply_is_a_reply(write, read):
+    """Real preference data (HH-RLHF harmless line 87) prefers an empty reply: kept, ranked, as it is."""
+    rows = [{"chosen": PREFIX + "\n\nAssistant: ", "rejected": PREFIX + "\n\nAssistant: B"}]
+    records, rejects, notices = read(write("hh.jsonl", rows), "hh-rlhf")
+    assert rejects == [] and notices == []
+    assert [(c.text, c.rank) for c in records[0].candidates] == [("", 1), ("B", 2)]
+
+
 def test_bad_rows(write, read):
     rows = [
         {"chosen": PREFIX + "\n\nAssistant: A", "rejected": "\n\nHuman: Something else\n\nAssistant: B"},
-        {"chosen": PREFIX + "\n\nAssistant: ", "rejected": PREFIX + "\n\nAssistant: B"},
         {"chosen": PREFIX, "rejected": PREFIX},
         {"chosen": "preamble\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant: B"},
         {"chosen": 3, "rejected": "x"},
@@ -48,9 +55,8 @@ def test_bad_rows(write, read):
     assert records == [] and notices == []
     assert [(r.line, r.field, r.message) for r in rejects] == [
         (1, "rejected", "the conversation before the last reply differs from `chosen`"),
-        (2, "chosen", "the last `Assistant:` reply is empty"),
-        (3, "chosen", "expected the transcript to end in an `Assistant:` reply"),
-        (4, "chosen", "expected the transcript to start with `Human:`"),
-        (5, "chosen", "expected a `Human:`/`Assistant:` transcript string, got a number"),
-        (6, "rejected", "missing"),
+        (2, "chosen", "expected the transcript to end in an `Assistant:` reply"),
+        (3, "chosen", "expected the transcript to start with `Human:`"),
+        (4, "chosen", "expected a `Human:`/`Assistant:` transcript string, got a number"),
+        (5, "rejected", "missing"),
     ]

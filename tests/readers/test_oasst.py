@@ -143,11 +143,17 @@ def test_a_tree_split_in_two_leaves_orphans(write, read):
     assert [(n.line, n.kind) for n in notices] == [(3, "orphan")]
 
 
+def test_a_blank_assistant_reply_is_kept_as_it_is(write, read):
+    rows = [msg("t1", None, "prompter"), {**msg("a1", "t1", "assistant"), "text": "  "}]
+    records, rejects, _ = read(write("o.jsonl", rows), "oasst")
+    assert rejects == [] and [c.text for c in records[0].candidates] == ["  "]
+
+
 def test_bad_messages(write, read):
     rows = [
         msg("t1", None, "prompter"),
         {**msg("a1", "t1", "assistant"), "role": "moderator"},
-        {**msg("a2", "t1", "assistant"), "text": "  "},
+        {**msg("a2", "t1", "prompter"), "text": "  "},
         {**msg("a3", "t1", "assistant"), "rank": -1},
         {**msg("a4", "t1", "assistant"), "message_tree_id": None},
         msg("t1", None, "prompter"),

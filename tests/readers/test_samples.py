@@ -9,7 +9,7 @@ from labeler.readers import ImportRecord, detect_format, read_records
 # (path, format, records, candidates, rankings, demonstrations, rejects, notices)
 SAMPLES = [
     # 500 pairs; line 87's chosen reply is empty (the preferred answer was to say nothing)
-    ("anthropic-hh-rlhf/harmless-base_test_first500.jsonl.gz", "hh-rlhf", 499, 998, 499, 0, 1, 0),
+    ("anthropic-hh-rlhf/harmless-base_test_first500.jsonl.gz", "hh-rlhf", 500, 1000, 500, 0, 0, 0),
     # 284 records: the 283 counted by `wc -l` plus a last line without a newline
     ("azure-foundry-dpo/orca_dpo_pairs_validation.jsonl", "openai-preference", 284, 568, 284, 0, 0, 0),
     ("lmarena-arena-hard/arena-hard-v0.1_question.jsonl", "prompts", 500, 0, 0, 0, 0, 0),
@@ -91,7 +91,9 @@ def test_toy_chat_line_4_has_no_user_turn(data, read):
 
 def test_hh_line_87_chosen_reply_is_empty(data, read):
     records, rejects, _ = read(data / "anthropic-hh-rlhf/harmless-base_test_first500.jsonl.gz", "hh-rlhf")
-    assert [(r.line, r.field) for r in rejects] == [(87, "chosen")]
+    assert rejects == []
+    line_87 = next(r for r in records if r.line == 87)
+    assert [(c.text, c.rank) for c in line_87.candidates][0] == ("", 1)  # the preferred reply is empty
     first = records[0]
     assert first.messages[0].model_dump() == {
         "role": "user",

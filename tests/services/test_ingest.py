@@ -14,6 +14,7 @@ from labeler.errors import Forbidden, Invalid
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
 from labeler.services.ingest import ImportOptions, ImportReport, import_file
+from labeler.services.ingest_labels import MERGED_REPLIES
 from tests.conftest import SHARED_DATA
 from tests.factories import make_project, make_user
 
@@ -38,13 +39,13 @@ def write_jsonl(path: Path, rows: list) -> Path:
 
 # file, format, prompts, candidates, rankings, demonstrations, rejected (with --skip-invalid), skipped
 SAMPLES = [
-    ("anthropic-hh-rlhf/harmless-base_test_first500.jsonl.gz", "hh-rlhf", 499, 998, 499, 0, 1, {}),
+    ("anthropic-hh-rlhf/harmless-base_test_first500.jsonl.gz", "hh-rlhf", 500, 1000, 500, 0, 0, {}),
     ("azure-foundry-dpo/orca_dpo_pairs_validation.jsonl", "openai-preference", 284, 568, 284, 0, 0, {}),
     ("lmarena-arena-hard/arena-hard-v0.1_question.jsonl", "prompts", 500, 0, 0, 0, 0, {}),
     ("lmarena-arena-hard/model_answer_gpt-4-0314_first100.jsonl", "openai-chat", 100, 100, 0, 0, 0, {}),
     ("lmsys-fastchat/mt_bench_question.jsonl", "prompts", 80, 0, 0, 0, 0, {}),
     ("oasst1-en-validation/oasst1_en_validation_first1005.jsonl", "oasst", 369, 589, 208, 0, 0,
-     {"deleted": 12, "spam": 23, "orphan": 2}),
+     {"deleted": 12, "spam": 23, "orphan": 2, MERGED_REPLIES: 1}),
     ("openai-cookbook/toy_chat_fine_tuning.jsonl", "openai-chat", 4, 0, 0, 4, 1, {}),
     ("openassistant/en_100_tree.jsonl", "oasst-tree", 480, 687, 212, 0, 0, {}),
     ("openassistant/en_100_message.jsonl", "oasst-tree", 480, 687, 212, 0, 0, {}),
@@ -241,7 +242,7 @@ def test_worker_process_import_matches_in_process(db_url, in_worker, monkeypatch
     make_project("p")
     report = run_import(SHARED_DATA / "oasst1-en-validation" / "oasst1_en_validation_first1005.jsonl")
     assert (report.prompts_added, report.candidates_added, report.rankings_added) == (369, 589, 208)
-    assert report.skipped == {"deleted": 12, "spam": 23, "orphan": 2}
+    assert report.skipped == {"deleted": 12, "spam": 23, "orphan": 2, MERGED_REPLIES: 1}
 
 
 def test_worker_process_errors_reach_the_caller_and_nothing_is_stored(db_url, in_worker, tmp_path, monkeypatch):

@@ -30,6 +30,16 @@ def _day(value, end: bool = False) -> datetime | None:  # noqa: ANN001 - a date 
     return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
 
 
+def _follow_default_folder(default: str) -> None:
+    """Offer a folder named after the chosen project and format, unless the admin typed their own."""
+    state = st.session_state
+    offered = state.get(K + "folder.offered")
+    if K + "folder" not in state or state[K + "folder"] == offered:
+        if not (offered and offered.rsplit("-", 2)[0] == default.rsplit("-", 2)[0]):  # same choice: keep the time
+            state[K + "folder"] = default
+            state[K + "folder.offered"] = default
+
+
 def _request(actor, project: str, fmt: dict, folder_name: str) -> ExportRequest | None:  # noqa: ANN001
     """The form's values as an export request (None when the folder name is refused)."""
     c1, c2, c3 = st.columns(3)
@@ -94,8 +104,8 @@ def render_export() -> None:
                         format_func=lambda n: f"{n} ({by_name[n]['source']})")
     fmt = by_name[name]
     st.caption(fmt["description"])
-    default_folder = f"{project}-{name}-{datetime.now(UTC):%Y%m%d-%H%M}"
-    folder_name = st.text_input("Folder (inside the export folder)", value=default_folder, key=K + "folder")
+    _follow_default_folder(f"{project}-{name}-{datetime.now(UTC):%Y%m%d-%H%M}")
+    folder_name = st.text_input("Folder (inside the export folder)", key=K + "folder")
     request = _request(actor, project, fmt, folder_name)
     if request is None:
         return
