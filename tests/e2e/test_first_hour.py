@@ -137,9 +137,9 @@ def test_make_run_then_rank_export_and_validate(make_run, browser, patient_expec
     go_to(admin, "Export")
     admin.get_by_label("Format").click()
     admin.get_by_role("option", name=re.compile(r"^pairs ")).click()
-    settled(admin)
-    folder = admin.get_by_label("Folder (inside the export folder)").input_value()
-    assert folder.startswith("demo-pairs-")
+    folder_box = admin.get_by_label("Folder (inside the export folder)")
+    expect(folder_box).to_have_value(re.compile(r"^demo-pairs-"))  # the name follows the format chosen
+    folder = folder_box.input_value()
     admin.get_by_role("button", name="Export").click()
     assert "Export #1 written" in success_text(admin, "Export #")
 
