@@ -112,7 +112,8 @@ def _print_import_report(r: ingest.ImportReport) -> None:
         if n:
             console.print(f"  {label}: {n}")
     for kind, n in sorted(r.skipped.items()):
-        console.print(f"  skipped ({escape(kind)}): {n}")
+        field = kind.removeprefix("not_kept:")  # a field the reader understood but could not keep
+        console.print(f"  field `{escape(field)}` not kept: {n}" if field != kind else f"  skipped ({escape(kind)}): {n}")
     for kind, n in sorted(r.pii.items()):
         console.print(f"  PII replaced ({escape(kind)}): {n}")
     if r.by_split:
