@@ -113,7 +113,8 @@ def _print_import_report(r: ingest.ImportReport) -> None:
             console.print(f"  {label}: {n}")
     for kind, n in sorted(r.skipped.items()):
         field = kind.removeprefix("not_kept:")  # a field the reader understood but could not keep
-        console.print(f"  field `{escape(field)}` not kept: {n}" if field != kind else f"  skipped ({escape(kind)}): {n}")
+        label = f"field `{escape(field)}` not kept" if field != kind else f"skipped ({escape(kind)})"
+        console.print(f"  {label}: {n}")
     for kind, n in sorted(r.pii.items()):
         console.print(f"  PII replaced ({escape(kind)}): {n}")
     if r.by_split:
