@@ -100,6 +100,17 @@ def test_mt_bench_references_reach_openai_rft(db_url, tmp_path):
     assert meta["followup_references"] == ["Uncertain."]
 
 
+def test_cli_reports_a_field_it_could_not_keep(db_url):
+    from typer.testing import CliRunner
+
+    from labeler.cli import app
+
+    make_project("p")
+    result = CliRunner().invoke(app, ["import", str(MT_BENCH), "--project", "p"])
+    assert result.exit_code == 0, result.output
+    assert "field `reference` not kept: 1" in result.output
+
+
 # --- 3. imported rankings keep the source's time -------------------------------------------------
 
 
