@@ -98,7 +98,8 @@ FORMATS: dict[str, Format] = dict([
        '{"ranking_id": 7, "group_id": "r7", "prompt_id": 3, "external_id": null, "prompt": [{"role": '
        '"user", "content": "Hi"}], "labeler": "ann", "origin": "human", "status": "submitted", '
        '"none_acceptable": false, "submitted_at": "2025-03-01T10:00:00Z", "time_source": null, '
-       '"agreement": null, "consensus_of": [], "reference": null, "candidates": [{"candidate_id": 11, "completion": [{"role": '
+       '"agreement": null, "consensus_of": [], "reference": null, "candidates": [{"candidate_id": 11, '
+       '"completion": [{"role": '
        '"assistant", "content": "Hello!"}], "model": "m", "rank": 1, "likert": 6, "flags": [], "position": 1}, '
        '{"candidate_id": 12, "completion": [{"role": "assistant", "content": "Go away."}], "model": "m", '
        '"rank": 2, "likert": 2, "flags": ["rude"], "position": 0}]}'),
