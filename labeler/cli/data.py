@@ -112,9 +112,7 @@ def _print_import_report(r: ingest.ImportReport) -> None:
         if n:
             console.print(f"  {label}: {n}")
     for kind, n in sorted(r.skipped.items()):
-        field = kind.removeprefix("not_kept:")  # a field the reader understood but could not keep
-        label = f"field `{escape(field)}` not kept" if field != kind else f"skipped ({escape(kind)})"
-        console.print(f"  {label}: {n}")
+        console.print(f"  {escape(ingest.notice_label(kind))}: {n}")
     for kind, n in sorted(r.pii.items()):
         console.print(f"  PII replaced ({escape(kind)}): {n}")
     if r.by_split:

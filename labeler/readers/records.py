@@ -97,5 +97,11 @@ class Notice(BaseModel):
     """Something skipped on purpose (deleted message, orphan reply): counted, not an error."""
 
     line: int
-    kind: str  # e.g. "orphan", "deleted", "spam"
+    kind: str  # e.g. "orphan", "deleted", "spam"; "not_kept:<field>" for a field understood but not kept
     message: str
+
+
+def notice_label(kind: str) -> str:
+    """How a report names a kind of notice: ``field `reference` not kept`` or `skipped (orphan)`."""
+    field = kind.removeprefix("not_kept:")
+    return f"field `{field}` not kept" if field != kind else f"skipped ({kind})"
