@@ -307,6 +307,9 @@ class Ranking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None]
+    # Imported rankings: `time` says whether `submitted_at` is the source's ("source") or the import's
+    # ("import"); `margins` lists [better candidate id, worse candidate id, margin] a source gave.
+    meta: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     items: Mapped[list[RankingItem]] = relationship(
         back_populates="ranking", cascade="all, delete-orphan", passive_deletes=True

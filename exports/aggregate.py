@@ -148,6 +148,9 @@ def consensus(rankings: Sequence[RankingRow], *, prior: float = PRIOR) -> Rankin
         reference=next((r.reference for r in rankings if r.reference), None),
         consensus_of=tuple(sorted(r.ranking_id for r in rankings)),
         pair_agreement=agreement,
+        source=first.source,
+        split_key=first.split_key,
+        split_by=first.split_by,
     )
 
 

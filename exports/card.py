@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from exports.rows import SPLIT_BY
+
 
 def dataset_card(
     *,
@@ -25,8 +27,12 @@ def dataset_card(
     filters: Mapping[str, Any],
     options: Mapping[str, Any],
     labeler_version: str,
+    split_keys: Mapping[tuple[str, str], int] | None = None,
 ) -> str:
-    """Markdown with a YAML header; `files` maps split -> {"jsonl": name, "parquet"?: name}."""
+    """Markdown with a YAML header; `files` maps split -> {"jsonl": name, "parquet"?: name}.
+
+    `split_keys` counts the rows by (prompt source, "user" or "root"): which key decided the splits.
+    """
     head = ["---", "configs:", "- config_name: default", "  data_files:"]
     for split, names in files.items():
         head += [f"  - split: {split}", f"    path: {names.get('parquet', names['jsonl'])}"]
@@ -54,6 +60,7 @@ def dataset_card(
         f"- options: `{orjson.dumps(dict(options), option=orjson.OPT_SORT_KEYS).decode()}`",
         "- `manifest.json` lists every file with its sha256, and the validation report of each split.",
         "",
+        *_splits_section(source, split_keys or {}),
         "## Loading",
         "",
         "```python",
@@ -71,3 +78,22 @@ def dataset_card(
             "",
         ]
     return "\n".join(head + body)
+
+
+def _splits_section(rows: str, split_keys: Mapping[tuple[str, str], int]) -> list[str]:
+    """Which key decided each source's split: every prompt sharing a key is in one split."""
+    if not split_keys:
+        return []
+    lines = [
+        "## Splits",
+        "",
+        "Each prompt's split was decided by a key, so prompts sharing the key are never in two splits:",
+        "its originating user, or, for a prompt without one, its conversation's root (the first user turn,",
+        "normalized as duplicates are found), so every continuation of one dialogue is in the same split.",
+        "",
+        f"| source | split by | {rows} |",
+        "| --- | --- | ---: |",
+    ]
+    for (src, by), n in sorted(split_keys.items()):
+        lines.append(f"| `{src or '(none)'}` | {SPLIT_BY.get(by, by)} | {n:,} |")
+    return [*lines, ""]

@@ -160,7 +160,7 @@ def _completion(value: Any, field: str, v: Sink, *, assistant_only: bool) -> int
     return tokens
 
 
-PAIR_KEYS = frozenset({"prompt", "chosen", "rejected", "group_id", "margin", "agreement"})
+PAIR_KEYS = frozenset({"prompt", "chosen", "rejected", "group_id", "margin", "split_key", "agreement"})
 OUR_PAIRS = (PAIR_KEYS - {"agreement"}, PAIR_KEYS)  # the two shapes the `pairs` format writes
 
 
@@ -185,9 +185,10 @@ def _fast_pair(rec: dict[str, Any], v: Sink) -> int | None:
     ct, rt = c["content"], r["content"]
     if type(ct) is not str or type(rt) is not str or ct == rt:
         return None
-    margin, share = rec["margin"], rec.get("agreement")
+    margin, share, key = rec["margin"], rec.get("agreement"), rec["split_key"]
     if type(margin) is not float or margin != margin or (
-            share is not None and (type(share) is not float or not 0 <= share <= 1)):
+            share is not None and (type(share) is not float or not 0 <= share <= 1)) or (
+            key is not None and type(key) is not str):
         return None
     group = rec["group_id"]
     if group != state.get("group"):
@@ -228,6 +229,9 @@ def check_pairs(rec: Any, v: Sink) -> int | None:
     share = rec.get("agreement")
     if share is not None and (type(share) not in (int, float) or not 0 <= share <= 1):
         v.error("agreement", f"expected a share between 0 and 1, got {share!r}")
+    key = rec.get("split_key")
+    if key is not None and (type(key) is not str or not key):
+        v.error("split_key", f"expected a non-empty string, got {kind(key)}")
     _group(rec.get("group_id"), v)
     if None in (prompt, chosen, rejected):
         return None
@@ -293,7 +297,7 @@ def check_sft_prompt_completion(rec: Any, v: Sink) -> int | None:
 
 
 RANKING_KEYS = ("ranking_id", "group_id", "prompt_id", "external_id", "prompt", "labeler", "origin",
-                "status", "none_acceptable", "submitted_at", "agreement", "consensus_of", "reference",
+                "status", "none_acceptable", "submitted_at", "time_source", "agreement", "consensus_of", "reference",
                 "candidates")
 
 

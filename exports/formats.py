@@ -92,13 +92,14 @@ FORMATS: dict[str, Format] = dict([
        "DPOTrainer)",
        '{"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": '
        '"Hello!"}], "rejected": [{"role": "assistant", "content": "Go away."}], "group_id": "r7", '
-       '"margin": 2.0}'),
+       '"margin": 2.0, "split_key": "user-42"}'),
     _f("rankings", "rankings", preference.rankings, RANKING_OPTIONS,
        "one whole ranking per line, candidates in rank order with ranks, Likert scores and flags",
        '{"ranking_id": 7, "group_id": "r7", "prompt_id": 3, "external_id": null, "prompt": [{"role": '
        '"user", "content": "Hi"}], "labeler": "ann", "origin": "human", "status": "submitted", '
-       '"none_acceptable": false, "submitted_at": "2025-03-01T10:00:00Z", "agreement": null, '
-       '"consensus_of": [], "reference": null, "candidates": [{"candidate_id": 11, "completion": [{"role": '
+       '"none_acceptable": false, "submitted_at": "2025-03-01T10:00:00Z", "time_source": null, '
+       '"agreement": null, "consensus_of": [], "reference": null, "candidates": [{"candidate_id": 11, '
+       '"completion": [{"role": '
        '"assistant", "content": "Hello!"}], "model": "m", "rank": 1, "likert": 6, "flags": [], "position": 1}, '
        '{"candidate_id": 12, "completion": [{"role": "assistant", "content": "Go away."}], "model": "m", '
        '"rank": 2, "likert": 2, "flags": ["rude"], "position": 0}]}'),

@@ -4,9 +4,10 @@ Rules (DESIGN.md "Ranking semantics", issue 4):
 - a ranking over K candidates yields C(K,2) pairs minus tied pairs, best candidates first;
 - "none acceptable" and skipped rankings yield nothing; unranked items (rank None) are left out;
 - `exclude_flags` drops every candidate carrying one of those flags before pairing;
-- margin: the Likert gap (better minus worse, floored at 0, since the rank decides who is chosen)
-  when every pairable item of the ranking has a Likert score, else the rank distance; always a
-  float, so one column has one type, and one rule per ranking, so margins in a group compare;
+- margin: the margin a source gave the pair (a ranking imported from pairs), else the Likert gap
+  (better minus worse, floored at 0, since the rank decides who is chosen) when every pairable
+  item of the ranking has a Likert score, else the rank distance; always a float, so one column
+  has one type, and one rule per ranking, so margins in a group compare;
 - KTO labels: a candidate that wins every pair it is in is desirable (the top rank), one that
   loses every pair is undesirable (the bottom rank), the middle ones are ambiguous and left out.
 """
@@ -45,10 +46,13 @@ def ranked_pairs(
     if len(items) < 2:
         return
     likert = all(it.likert is not None for it in items)
+    given = row.margins
     for i, better in enumerate(items):
         for worse in items[i + 1 :]:
             if better.rank < worse.rank:
-                if likert:
+                if given and (better.candidate_id, worse.candidate_id) in given:
+                    yield better, worse, given[(better.candidate_id, worse.candidate_id)]
+                elif likert:
                     yield better, worse, float(max(0, better.likert - worse.likert))
                 else:
                     yield better, worse, float(worse.rank - better.rank)

@@ -16,9 +16,13 @@ from exports.rows import SKIPPED_STATUSES, RankedItem, RankingRow
 
 
 def pairs(row: RankingRow, *, exclude_flags: Set[str] = NO_FLAGS) -> Iterator[dict[str, Any]]:
-    """TRL explicit-prompt preference rows: prompt, chosen, rejected, group_id, margin (+agreement)."""
+    """TRL explicit-prompt preference rows: prompt, chosen, rejected, group_id, margin, split_key (+agreement).
+
+    `margin` and `split_key` (what decided the prompt's split) are extra columns TRL ignores (or
+    uses: RewardTrainer reads `margin`); the `trl-preference` import reads both back.
+    """
     prompt = clean_messages(row.messages)
-    group = row.group_id
+    group, key = row.group_id, row.split_key
     shares = row.pair_agreement if row.consensus_of else None
     for better, worse, margin in ranked_pairs(row, exclude_flags):
         rec = {  # assistant() inlined: this loop is the hot path of the biggest exports
@@ -27,6 +31,7 @@ def pairs(row: RankingRow, *, exclude_flags: Set[str] = NO_FLAGS) -> Iterator[di
             "rejected": [{"role": "assistant", "content": worse.text}],
             "group_id": group,
             "margin": margin,
+            "split_key": key,
         }
         if shares is not None:
             rec["agreement"] = shares.get((better.candidate_id, worse.candidate_id))
@@ -76,6 +81,7 @@ def rankings(row: RankingRow, *, exclude_flags: Set[str] = NO_FLAGS) -> Iterator
         "status": row.status,
         "none_acceptable": row.none_acceptable,
         "submitted_at": row.submitted_at,
+        "time_source": row.time_source,
         "agreement": row.agreement,
         "consensus_of": list(row.consensus_of),
         "reference": row.reference,

@@ -31,6 +31,9 @@ class PromptRow:
     messages: Sequence[Message]
     external_id: str | None = None
     reference: str | None = None
+    source: str | None = None
+    split_key: str | None = None
+    split_by: str | None = None
 
 
 def reference_of(meta: Mapping[str, Any] | None) -> str | None:

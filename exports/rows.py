@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 Split = Literal["train", "valid", "test"]
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+# How a prompt's split was decided (`split_by`): by its originating user, or by its conversation's
+# root (the first user turn, normalized), for prompts without a user.
+SPLIT_BY = {"user": "originating user", "root": "conversation root (its first user turn, normalized)"}
+
+
+def timestamp(at: datetime | None) -> str | None:
+    """The one time form in exports and manifests: UTC to the second, `Z` suffix (`2025-03-01T10:00:00Z`)."""
+    if at is None:
+        return None
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Message(TypedDict):
@@ -61,6 +72,13 @@ class RankingRow:
     reference: str | None = None
     consensus_of: tuple[int, ...] = ()
     pair_agreement: Mapping[tuple[int, int], float] | None = field(default=None, compare=False)
+    # Margins a source gave (an imported `pairs` file), keyed like `pair_agreement`; pairs not in it
+    # get the computed margin (`exports.pairing`).
+    margins: Mapping[tuple[int, int], float] | None = field(default=None, compare=False)
+    time_source: str | None = None  # imported rankings: "source" or "import" (where `submitted_at` came from)
+    source: str | None = None  # the prompt's import source (file name)
+    split_key: str | None = None  # what decided the prompt's split: the originating user or the root hash
+    split_by: str | None = None  # "user" or "root" (SPLIT_BY)
 
     @property
     def group_id(self) -> str:
@@ -87,6 +105,9 @@ class DemonstrationRow:
     status: str = "submitted"
     submitted_at: str | None = None
     human_turns: Sequence[int] | None = None
+    source: str | None = None
+    split_key: str | None = None
+    split_by: str | None = None
 
     def is_human(self, index: int) -> bool:
         """Whether `turns[index]` was written by a labeler."""

@@ -18,7 +18,8 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ import orjson
 from exports.card import dataset_card
 from exports.errors import ExportError, InvalidExport
 from exports.formats import get_format, manifest_options
-from exports.rows import SPLITS
+from exports.rows import SPLITS, timestamp
 from exports.validate import Report, Validator
 
 BUFFER_BYTES = 1 << 20
@@ -116,10 +117,20 @@ def write_export(
     """
     fmt = get_format(format)
     opts = dict(options or {})
-    records = fmt.split_records(rows, **opts)
+    split_keys: Counter[tuple[str, str]] = Counter()
+    records = fmt.split_records(_tallied(rows, split_keys), **opts)
     return write_records(out_dir, records, format=fmt.name, options=opts, filters=filters,
                          labeler_version=labeler_version, parquet=parquet, validate=validate,
-                         target_model=target_model, progress=progress, now=now)
+                         target_model=target_model, progress=progress, now=now, split_keys=split_keys)
+
+
+def _tallied(rows: Iterable[Any], tally: Counter[tuple[str, str]]) -> Iterator[Any]:
+    """The rows, counting them by (source, what decided the split) for the card and the manifest."""
+    for row in rows:
+        by = getattr(row, "split_by", None)
+        if by is not None:
+            tally[(row.source or "", by)] += 1
+        yield row
 
 
 def write_records(
@@ -135,8 +146,12 @@ def write_records(
     target_model: str | None = None,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    split_keys: Mapping[tuple[str, str], int] | None = None,
 ) -> ExportResult:
-    """Write `(split, record)` pairs as one JSONL file per split, all or nothing."""
+    """Write `(split, record)` pairs as one JSONL file per split, all or nothing.
+
+    `split_keys` counts the rows by (source, "user" or "root"), filled while the records stream.
+    """
     fmt = get_format(format)
     options = dict(options or {})
     folder = Path(out_dir)
@@ -161,7 +176,8 @@ def write_records(
         names = {s: {e["kind"]: e["path"] for e in entries if e["split"] == s} for s in splits}
         card = dataset_card(format=fmt.name, source=fmt.source, description=fmt.description,
                             example=fmt.example, files=names, counts=counts, filters=filters or {},
-                            options=manifest_options(options), labeler_version=labeler_version)
+                            options=manifest_options(options), labeler_version=labeler_version,
+                            split_keys=split_keys or {})
         manifest = {
             "format": fmt.name,
             "source": fmt.source,
@@ -171,8 +187,11 @@ def write_records(
             "files": entries,
             "validation": {s: _summary(reports[s]) for s in splits if s in reports},
             "tool": {"name": "labeler", "version": labeler_version},
-            "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "created_at": timestamp(now or datetime.now(UTC)),
         }
+        if split_keys:
+            manifest["split_keys"] = [{"source": src, "split_by": by, "rows": n}
+                                      for (src, by), n in sorted(split_keys.items())]
         staged.append((_write_tmp(folder, "README.md", card.encode("utf-8"), temps), "README.md"))
         body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         staged.append((_write_tmp(folder, "manifest.json", body, temps), "manifest.json"))

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from hashlib import blake2b
 from typing import Any, Literal
 
@@ -47,6 +47,26 @@ def prefix_hash(normalized: str, chars: int) -> str | None:
     if chars == 0 or len(normalized) < chars:
         return None
     return content_hash(normalized[:chars])
+
+
+def root_key(messages: Sequence[Any], normalized: str | None = None, chash: str | None = None) -> str:
+    """The conversation's root: the hash of its first user turn, normalized as dedup normalizes.
+
+    Prompts without an originating user are split by this key, so every continuation of one
+    dialogue (HH-RLHF repeats a conversation's opening in longer ones) lands in the same split.
+    For a prompt that is a single user turn it is the prompt's own content hash (`normalized` and
+    `chash` spare the work), the key such prompts were always split by.
+    """
+    if len(messages) == 1 and chash is not None:
+        return chash
+    if len(messages) == 1 and normalized is not None:
+        return content_hash(normalized)
+    first = next((m for m in messages if _role(m) == "user"), messages[0])
+    return content_hash(normalize_text([first]))
+
+
+def _role(m: Any) -> str:
+    return m["role"] if isinstance(m, dict) else m.role
 
 
 def assign_split(key: str, ratios: tuple[int, int, int] = DEFAULT_RATIOS) -> Split:

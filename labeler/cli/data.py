@@ -119,7 +119,7 @@ def _print_import_report(r: ingest.ImportReport) -> None:
         if n:
             console.print(f"  {label}: {n}")
     for kind, n in sorted(r.skipped.items()):
-        console.print(f"  skipped ({escape(kind)}): {n}")
+        console.print(f"  {escape(ingest.notice_label(kind))}: {n}")
     for kind, n in sorted(r.pii.items()):
         console.print(f"  PII replaced ({escape(kind)}): {n}")
     if r.by_split:

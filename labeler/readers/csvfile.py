@@ -1,7 +1,7 @@
 """CSV (and TSV) prompts: a header row naming a prompt column, one prompt per row.
 
 A row's `line` is the physical line it starts on, so quoted cells spanning lines keep the
-numbering true. Columns mean what the same JSONL fields mean (`record_from_row`). A row, however
+numbering true. Columns mean what the same JSONL fields mean (`row_items`). A row, however
 many lines it spans, is held to `max_record_bytes`, so an unclosed quote cannot swallow the file.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeler.errors import Invalid
-from labeler.readers.prompts import record_from_row
+from labeler.readers.prompts import row_items
 from labeler.readers.records import ImportRecord, Notice, Reject
 from labeler.readers.source import check_text, raw_lines, raw_text
 
@@ -89,7 +89,7 @@ def read_csv(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord |
             if cell != "" or name == prompt_column
         }
         row.setdefault(prompt_column, "")
-        yield record_from_row(row, line, delimiter.join(cells))
+        yield from row_items(row, line, delimiter.join(cells))
 
 
 def _header(reader: Iterator[list[str]], lines: _Lines) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class _Msg:
     synthetic: bool
     user: str | None
     lang: str | None
+    created: Any  # `created_date` as the file has it; read only for ranked replies
 
 
 def read_oasst(path: str | Path, max_record_bytes: int) -> Iterator[Out]:
@@ -146,6 +148,7 @@ def _message(obj: dict[str, Any], line: int, parent: str | None) -> _Msg:
         synthetic=synthetic,
         user=user if isinstance(user, str) and user else None,
         lang=lang if isinstance(lang, str) else None,
+        created=obj.get("created_date"),
     )
 
 
@@ -216,14 +219,18 @@ def _walk(
         conversation = [*before, Message(role=msg.role, content=msg.text)]  # type: ignore[arg-type]
         kids = children.get(msg.id, [])
         if msg.role == "user":
-            yield _record(msg, conversation, kids, tree_id, origin)
+            yield from _record(msg, conversation, kids, tree_id, origin)
         stack.extend((kid, conversation) for kid in reversed(kids))
 
 
 def _record(
     msg: _Msg, conversation: list[Message], kids: list[_Msg], tree_id: str, origin: str
-) -> ImportRecord | Reject:
-    """The record for one prompter message and its assistant replies."""
+) -> Iterator[Out]:
+    """The record for one prompter message and its assistant replies (and a Notice per bad time).
+
+    The ranking's time is the source's: the latest `created_date` of the ranked replies (the
+    ranking could only be made once all of them existed).
+    """
     replies = [k for k in kids if k.role == "assistant" and k.skip is None]
     ranks = sorted({k.rank for k in replies if k.rank is not None})
     dense = (
@@ -243,7 +250,17 @@ def _record(
         meta["lang"] = msg.lang
     if msg.synthetic:
         meta["synthetic"] = True
-    return record(
+    times, notices = [], []
+    for k in replies:
+        if k.rank is not None and dense and k.created is not None:
+            when = parse_time(k.created)
+            if when is None:
+                notices.append(Notice(line=k.line, kind="not_kept:created_date",
+                                      message=f"field `created_date` not kept: expected an ISO 8601 time, "
+                                              f"got {describe_value(k.created)}"))
+            else:
+                times.append(when)
+    yield record(
         msg.line,
         "",
         messages=conversation,
@@ -251,7 +268,20 @@ def _record(
         external_id=msg.id,
         origin_user=origin,
         meta=meta,
+        submitted_at=max(times) if times else None,
     )
+    yield from notices
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (a time without a zone is taken as UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _subtree(top: _Msg, children: dict[str | None, list[_Msg]]) -> list[_Msg]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from labeler.hygiene import assign_split, content_hash, normalize_text, prefix_hash, scrub_pii
+from labeler.hygiene import assign_split, content_hash, normalize_text, prefix_hash, root_key, scrub_pii
 from labeler.readers import read_records
 from labeler.readers.records import ImportRecord, Message, Notice, Reject
 
@@ -76,12 +76,17 @@ def prepare(record: ImportRecord, options: PrepareOptions, pii: Counter) -> Prep
         last = normalized if len(record.messages) == 1 else normalize_text(record.messages[-1:])
         phash = prefix_hash(last, options.prefix_chars)
     labeled = record.candidates or record.demonstration
+    user = record.origin_user
+    if user is None:  # split by the conversation's root, so no dialogue straddles two splits
+        root = root_key(record.messages, normalized, chash)
+        if record.split_key is not None and record.split_key != root:
+            user = record.split_key  # a carried key that is not the root names the originating user
     return Prepared(
         line=record.line,
         chash=chash,
         phash=phash,
-        split=assign_split(record.origin_user or chash, options.ratios),
-        origin_user=record.origin_user,
+        split=assign_split(user or root, options.ratios),
+        origin_user=user,
         external_id=record.external_id,
         messages_json=orjson.dumps([{"role": m.role, "content": m.content} for m in record.messages]).decode(),
         meta_json=orjson.dumps(record.meta).decode(),

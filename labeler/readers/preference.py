@@ -15,6 +15,7 @@ from labeler.readers.fields import (
     ID_FIELDS,
     USER_FIELDS,
     RecordError,
+    describe_value,
     first_str,
     kind_of,
     object_records,
@@ -26,17 +27,19 @@ from labeler.readers.fields import (
     text_of,
 )
 from labeler.readers.hh import parse_transcript
-from labeler.readers.records import ImportRecord, Message, Notice, Reject
+from labeler.readers.records import CandidateIn, ImportRecord, Message, Notice, Reject
 
+# `group_id`, `margin` and `split_key` are what labeler's own `pairs` export adds: read back, not meta.
+_PAIR_COLUMNS = ("group_id", "margin", "split_key")
 _TRL_SKIP = frozenset(
-    ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", *ID_FIELDS, *USER_FIELDS)
+    ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", *_PAIR_COLUMNS, *ID_FIELDS, *USER_FIELDS)
 )
 _OPENAI_SKIP = frozenset(("input", "preferred_output", "non_preferred_output", *ID_FIELDS, *USER_FIELDS))
 
 
 def read_trl(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord | Reject | Notice]:
-    """Yield one record per TRL preference row."""
-    return object_records(path, max_record_bytes, _trl_fields, ("chosen", "rejected"))
+    """Yield one record per TRL preference row; consecutive rows of one `group_id` make one ranking."""
+    return regroup(object_records(path, max_record_bytes, _trl_fields, ("chosen", "rejected")))
 
 
 def read_openai_preference(
@@ -56,18 +59,35 @@ def _trl_fields(row: dict[str, Any]) -> dict[str, Any]:
         chosen, rejected = reply_text(row["chosen"], "chosen"), reply_text(row["rejected"], "rejected")
     else:
         prompt, chosen, rejected = _implicit(row["chosen"], row["rejected"])
+    candidates = pair_candidates(
+        chosen, rejected, chosen_meta=_score(row, "score_chosen"), rejected_meta=_score(row, "score_rejected")
+    )
     return {
         "messages": prompt,
-        "candidates": pair_candidates(
-            chosen,
-            rejected,
-            chosen_meta=_score(row, "score_chosen"),
-            rejected_meta=_score(row, "score_rejected"),
-        ),
+        "candidates": candidates,
         "external_id": first_str(row, ID_FIELDS),
         "origin_user": first_str(row, USER_FIELDS),
-        "meta": small_meta(row, _TRL_SKIP),
+        **_pair_columns(row, len(candidates) == 2),
     }
+
+
+def _pair_columns(row: dict[str, Any], ranked: bool) -> dict[str, Any]:
+    """Meta, and the fields from a `pairs` export's own columns: margin, split key, group."""
+    out: dict[str, Any] = {"meta": small_meta(row, _TRL_SKIP)}
+    margin = row.get("margin")
+    if margin is not None and ranked:
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin != margin:
+            raise RecordError("margin", f"expected a number, got {describe_value(margin)}")
+        out["margins"] = [(0, 1, float(margin))]
+    key = row.get("split_key")
+    if key is not None:
+        if not isinstance(key, str) or not key:
+            raise RecordError("split_key", f"expected a non-empty string, got {describe_value(key)}")
+        out["split_key"] = key
+    group = row.get("group_id")
+    if group is not None and ranked:
+        out["meta"][_GROUP] = str(group)
+    return out
 
 
 def _explicit_prompt(value: Any) -> list[Message]:
@@ -136,3 +156,70 @@ def _openai_fields(row: dict[str, Any]) -> dict[str, Any]:
         "origin_user": first_str(row, USER_FIELDS),
         "meta": small_meta(row, _OPENAI_SKIP),
     }
+
+
+# --- `pairs` exports read back: one ranking's pairs become that ranking again ---------------------
+
+_GROUP = "\x00group"  # a transient meta key: which group a row belongs to, removed by `regroup`
+MAX_K = 9  # the store's rank range
+
+
+def regroup(items: Iterator[ImportRecord | Reject | Notice]) -> Iterator[ImportRecord | Reject | Notice]:
+    """Merge consecutive pair records of one `group_id` and one prompt into one K-way record.
+
+    labeler's `pairs` export writes a ranking's C(K,2) pairs next to each other under one group
+    id; reading them back as one ranking keeps the group (and so the export's `group_id`s) as it
+    was. A group is merged only when ranks can say exactly its pairs (see `_ranks`); otherwise,
+    and for rows without a group, every pair stays a ranking of its own.
+    """
+    group: list[ImportRecord] = []
+    for item in items:
+        key = _group_of(item)
+        if group and (key is None or key != _group_of(group[0]) or item.messages != group[0].messages):  # type: ignore[union-attr]
+            yield from _merged(group)
+            group = []
+        if key is None:
+            yield item
+        else:
+            group.append(item)  # type: ignore[arg-type]
+    yield from _merged(group)
+
+
+def _group_of(item: ImportRecord | Reject | Notice) -> str | None:
+    return item.meta.get(_GROUP) if isinstance(item, ImportRecord) else None
+
+
+def _merged(group: list[ImportRecord]) -> Iterator[ImportRecord]:
+    """One record for the group's pairs when ranks reproduce them, else each pair alone."""
+    for rec in group:
+        rec.meta.pop(_GROUP, None)
+    if len(group) < 2:
+        yield from group
+        return
+    texts: dict[str, int] = {}  # candidate text -> index, in order of first appearance
+    pairs: list[tuple[int, int, float | None]] = []
+    for rec in group:
+        better, worse = (texts.setdefault(c.text, len(texts)) for c in rec.candidates)
+        pairs.append((better, worse, rec.margins[0][2] if rec.margins else None))
+    ranks = _ranks(len(texts), [(b, w) for b, w, _ in pairs])
+    if ranks is None:
+        yield from group
+        return
+    first = group[0]
+    meta_of = {c.text: c.meta for rec in group for c in rec.candidates}
+    yield first.model_copy(update={
+        "candidates": [CandidateIn(text=t, rank=ranks[i], meta=meta_of[t]) for t, i in texts.items()],
+        "margins": [(b, w, m) for b, w, m in pairs if m is not None] or None,
+    })
+
+
+def _ranks(k: int, pairs: list[tuple[int, int]]) -> list[int] | None:
+    """Ranks (1 + how many candidates beat each) whose strict pairs are exactly `pairs`, else None."""
+    if k > MAX_K or len(set(pairs)) != len(pairs):
+        return None
+    beaten = [0] * k
+    for _, worse in pairs:
+        beaten[worse] += 1
+    ranks = [1 + n for n in beaten]
+    implied = {(i, j) for i in range(k) for j in range(k) if ranks[i] < ranks[j]}
+    return ranks if implied == set(pairs) else None

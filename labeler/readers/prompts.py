@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from labeler.readers.fields import (
     ID_FIELDS,
+    META_STR_CHARS,
     USER_FIELDS,
     RecordError,
     first_str,
@@ -28,9 +29,11 @@ from labeler.readers.records import ImportRecord, Message, Notice, Reject
 from labeler.readers.source import json_lines, raw_text
 
 PROMPT_FIELDS = ("prompt", "messages", "turns", "text", "question", "instruction")
+# Reference answers (exports read them for `prompts` and `openai-rft`), as `exports.prompts` names them.
+REFERENCE_FIELDS = ("reference_answer", "reference", "answer", "ground_truth", "solution")
 _TEXT_FIELDS = frozenset(("prompt", "text", "question", "instruction"))
 _NAMES = ", ".join(f"`{n}`" for n in PROMPT_FIELDS)
-_SKIP = frozenset(PROMPT_FIELDS + ID_FIELDS + USER_FIELDS + ("system",))
+_SKIP = frozenset(PROMPT_FIELDS + ID_FIELDS + USER_FIELDS + REFERENCE_FIELDS + ("system",))
 
 
 def read_prompts(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord | Reject | Notice]:
@@ -53,10 +56,21 @@ def read_prompts(path: str | Path, max_record_bytes: int) -> Iterator[ImportReco
                 raw=raw_text(raw),
             )
             continue
-        yield record_from_row(value, line, raw)
+        yield from row_items(value, line, raw)
 
 
-def record_from_row(row: dict[str, Any], line: int, raw: bytes | str) -> ImportRecord | Reject:
+def row_items(row: dict[str, Any], line: int, raw: bytes | str) -> Iterator[ImportRecord | Reject | Notice]:
+    """The record of one row, then a Notice for each field it understood but could not keep."""
+    notices: list[Notice] = []
+    out = record_from_row(row, line, raw, notices)
+    yield out
+    if isinstance(out, ImportRecord):
+        yield from notices
+
+
+def record_from_row(
+    row: dict[str, Any], line: int, raw: bytes | str, notices: list[Notice] | None = None
+) -> ImportRecord | Reject:
     """One prompt from a row's fields: the prompt field, ids, user and the rest as meta."""
     for name in PROMPT_FIELDS:
         value = row.get(name)
@@ -75,6 +89,7 @@ def record_from_row(row: dict[str, Any], line: int, raw: bytes | str) -> ImportR
         except RecordError as e:
             return reject(e, line, raw)
         demonstration = tail or None
+    _keep_references(row, meta, line, notices if notices is not None else [])
     try:
         return ImportRecord(
             line=line,
@@ -113,3 +128,51 @@ def _prompt_messages(
             messages.insert(0, Message(role="system", content=system))
         return messages, []
     return split_conversation(parse_messages(value, name), name)
+
+
+def _keep_references(row: dict[str, Any], meta: dict[str, Any], line: int, notices: list[Notice]) -> None:
+    """Reference answers into meta, each kept for the turn it belongs to; a Notice for each not kept.
+
+    A text (or number) is the prompt's reference. A list holds one reference per turn (MT-Bench):
+    with `turns`, the first is the prompt's and the others go to `followup_references`, beside
+    `followup_turns`; without `turns`, a one-item list is the prompt's. Blank ones mean "none".
+    """
+    turns = row.get("turns") if isinstance(row.get("turns"), list) else None
+    for name in REFERENCE_FIELDS:
+        value = row.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, list) and (turns is not None or len(value) == 1):
+            if turns is not None and len(value) != len(turns):
+                _not_kept(notices, line, name, f"{len(value)} reference(s) for {len(turns)} turn(s)")
+                continue
+            first, *rest = (_reference(v, f"{name}[{i}]", line, notices) for i, v in enumerate(value))
+            if first is not None:
+                meta[name] = first
+            kept = [ref for turn, ref in zip(turns[1:] if turns else [], rest, strict=False)
+                    if isinstance(turn, str) and turn.strip()]  # blank follow-ups are dropped with theirs
+            if any(ref is not None for ref in kept):
+                meta[f"followup_{name}s"] = kept
+            continue
+        ref = _reference(value, name, line, notices)
+        if ref is not None:
+            meta[name] = ref
+
+
+def _reference(value: Any, field: str, line: int, notices: list[Notice]) -> str | None:
+    """One reference as text, or None (a Notice when it is there but cannot be kept)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        _not_kept(notices, line, field, f"expected a text or a number, got {kind_of(value)}")
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip():
+        return None
+    if len(text) > META_STR_CHARS:
+        _not_kept(notices, line, field, f"{len(text):,} characters, over the {META_STR_CHARS:,} kept")
+        return None
+    return text
+
+
+def _not_kept(notices: list[Notice], line: int, field: str, why: str) -> None:
+    name = field.split("[", 1)[0]
+    notices.append(Notice(line=line, kind=f"not_kept:{name}", message=f"field `{field}` not kept: {why}"))

@@ -7,6 +7,7 @@ or an imported demonstration. The ingest service turns records into rows.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -55,6 +56,13 @@ class ImportRecord(BaseModel):
     # Assistant (and possibly further user) turns an existing demonstration wrote after `messages`.
     demonstration: list[Message] | None = None
     line: int = 0  # 1-based line (or record number) in the source file, for messages
+    # When the source says its ranking was made (aware UTC); None: the import time is used, marked so.
+    submitted_at: datetime | None = None
+    # The key that decided the prompt's split where the source carries one (a pairs export's
+    # `split_key`): an originating user, or the conversation's root hash (then recomputed).
+    split_key: str | None = None
+    # Margins the source gave its ranked pairs: (better, worse) candidate indices -> margin.
+    margins: list[tuple[int, int, float]] | None = None
 
     @model_validator(mode="after")
     def _ends_in_user_turn(self) -> ImportRecord:
@@ -63,6 +71,8 @@ class ImportRecord(BaseModel):
         if self.demonstration is not None:
             if not self.demonstration or self.demonstration[-1].role != "assistant":
                 raise ValueError("a demonstration must end in an assistant turn")
+        if self.submitted_at is not None and self.submitted_at.tzinfo is None:
+            raise ValueError("`submitted_at` must carry a time zone")
         return self
 
     @property
@@ -90,5 +100,11 @@ class Notice(BaseModel):
     """Something skipped on purpose (deleted message, orphan reply): counted, not an error."""
 
     line: int
-    kind: str  # e.g. "orphan", "deleted", "spam"
+    kind: str  # e.g. "orphan", "deleted", "spam"; "not_kept:<field>" for a field understood but not kept
     message: str
+
+
+def notice_label(kind: str) -> str:
+    """How a report names a kind of notice: ``field `reference` not kept`` or `skipped (orphan)`."""
+    field = kind.removeprefix("not_kept:")
+    return f"field `{field}` not kept" if field != kind else f"skipped ({kind})"

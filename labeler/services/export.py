@@ -35,9 +35,11 @@ from exports import (
     write_export,
 )
 from exports.prompts import PromptRow, reference_of
+from exports.rows import timestamp
 from labeler import __version__
 from labeler.config import get_settings
 from labeler.errors import Invalid
+from labeler.hygiene import root_key
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
 from labeler.services.projects import get_project_or_raise
@@ -271,7 +273,8 @@ def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> I
     conn = session.connection()  # Core: plain columns, no ORM loading needed
     rankings = _filtered(
         select(Ranking.id, Ranking.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id, User.username,
-               Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at)
+               Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at, Ranking.meta,
+               Prompt.source, Prompt.origin_user)
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
         Ranking, project_id, filters,
@@ -287,7 +290,8 @@ def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> I
     ).order_by(Ranking.prompt_id, Ranking.id, RankingItem.position, RankingItem.candidate_id)
     item_rows = iter(conn.execute(items, execution_options={"yield_per": CHUNK}))
     pending = next(item_rows, None)
-    for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at in conn.execute(
+    keys = _SplitKeys()
+    for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at, meta, source, user in conn.execute(
         rankings, execution_options={"yield_per": CHUNK}
     ):
         ranked: list[RankedItem] = []
@@ -296,10 +300,14 @@ def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> I
             ranked.append(RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
                                      flags=tuple(flags or ()), position=position))
             pending = next(item_rows, None)
+        meta = meta or {}
+        margins = {(b, w): float(m) for b, w, m in meta["margins"]} if meta.get("margins") else None
+        key, by = keys.of(pid, user, messages)
         yield RankingRow(
             ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=ranked, external_id=ext,
             labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
-            submitted_at=at.isoformat() if at else None,
+            submitted_at=timestamp(at), margins=margins, time_source=meta.get("time"), source=source,
+            split_key=key, split_by=by,
         )
 
 
@@ -308,17 +316,19 @@ def demonstration_rows(session: Session, project_id: int, filters: ExportFilters
     query = _filtered(
         select(Demonstration.id, Demonstration.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id,
                Demonstration.turns, Demonstration.suggestion, User.username, Demonstration.origin,
-               Demonstration.status, Demonstration.submitted_at)
+               Demonstration.status, Demonstration.submitted_at, Prompt.source, Prompt.origin_user)
         .join(Prompt, Prompt.id == Demonstration.prompt_id)
         .outerjoin(User, User.id == Demonstration.labeler_id),
         Demonstration, project_id, filters,
     ).order_by(Demonstration.prompt_id, Demonstration.id)
     rows = session.connection().execute(query, execution_options={"yield_per": CHUNK})
-    for did, pid, split, messages, ext, turns, suggestion, labeler, origin, status, at in rows:
+    keys = _SplitKeys()
+    for did, pid, split, messages, ext, turns, suggestion, labeler, origin, status, at, source, user in rows:
+        key, by = keys.of(pid, user, messages)
         yield DemonstrationRow(
             demonstration_id=did, prompt_id=pid, split=split, messages=messages, turns=turns, external_id=ext,
-            labeler=labeler, origin=origin, status=status, submitted_at=at.isoformat() if at else None,
-            human_turns=human_turns(turns, suggestion),
+            labeler=labeler, origin=origin, status=status, submitted_at=timestamp(at),
+            human_turns=human_turns(turns, suggestion), source=source, split_key=key, split_by=by,
         )
 
 
@@ -347,18 +357,21 @@ def paraphrase_rows(session: Session, project_id: int, filters: ExportFilters) -
     para = aliased(Prompt)
     query = _filtered(
         select(Demonstration.id, para.id, para.split, para.messages, para.external_id, Demonstration.turns,
-               Demonstration.suggestion, User.username, Demonstration.status, Demonstration.submitted_at)
+               Demonstration.suggestion, User.username, Demonstration.status, Demonstration.submitted_at,
+               Prompt.source, Prompt.origin_user, Prompt.messages)
         .join(Prompt, Prompt.id == Demonstration.prompt_id)
         .join(para, (para.source_prompt_id == Prompt.id) & (para.paraphrase_status == "kept"))
         .outerjoin(User, User.id == Demonstration.labeler_id),
         Demonstration, project_id, filters,
     ).order_by(para.id, Demonstration.id)
     rows = session.connection().execute(query, execution_options={"yield_per": CHUNK})
-    for did, pid, split, messages, ext, turns, suggestion, labeler, status, at in rows:
+    keys = _SplitKeys()
+    for did, pid, split, messages, ext, turns, suggestion, labeler, status, at, source, user, original in rows:
+        key, by = keys.of(pid, user, original)  # a paraphrase takes its source's split
         yield DemonstrationRow(
             demonstration_id=did, prompt_id=pid, split=split, messages=messages, turns=turns, external_id=ext,
-            labeler=labeler, origin="augmented", status=status, submitted_at=at.isoformat() if at else None,
-            human_turns=human_turns(turns, suggestion),
+            labeler=labeler, origin="augmented", status=status, submitted_at=timestamp(at),
+            human_turns=human_turns(turns, suggestion), source=source, split_key=key, split_by=by,
         )
 
 
@@ -375,7 +388,8 @@ def prompt_rows(session: Session, project_id: int, filters: ExportFilters, *,
     source is (SFT exports reuse the source's demonstration for it); pending and rejected paraphrases,
     and gold prompts, are never exported.
     """
-    query = select(Prompt.id, Prompt.split, Prompt.messages, Prompt.external_id, Prompt.meta).where(
+    query = select(Prompt.id, Prompt.split, Prompt.messages, Prompt.external_id, Prompt.meta, Prompt.source,
+                   Prompt.origin_user).where(
         Prompt.project_id == project_id, ~Prompt.id.in_(select(GoldTask.prompt_id)),
         Prompt.source_prompt_id.is_(None) | (Prompt.paraphrase_status == "kept"))
     if filters.splits:
@@ -387,8 +401,26 @@ def prompt_rows(session: Session, project_id: int, filters: ExportFilters, *,
                              .where(model.prompt_id == own_or_source), model, project_id, filters)
             query = query.where(~used.exists())  # correlated to the outer prompt: an anti-join
     rows = session.connection().execute(query.order_by(Prompt.id), execution_options={"yield_per": CHUNK})
-    for pid, split, messages, ext, meta in rows:
-        yield PromptRow(prompt_id=pid, split=split, messages=messages, external_id=ext, reference=reference_of(meta))
+    keys = _SplitKeys()
+    for pid, split, messages, ext, meta, source, user in rows:
+        key, by = keys.of(pid, user, messages)
+        yield PromptRow(prompt_id=pid, split=split, messages=messages, external_id=ext, reference=reference_of(meta),
+                        source=source, split_key=key, split_by=by)
+
+
+class _SplitKeys:
+    """What decided each prompt's split (`hygiene.split_key`), remembered for the prompt's next rows."""
+
+    def __init__(self) -> None:
+        self.last: tuple[int, str, str] | None = None
+
+    def of(self, prompt_id: int, origin_user: str | None, messages: list[Any]) -> tuple[str, str]:
+        """`(key, "user" | "root")` for one prompt; rows come grouped by prompt, so one entry suffices."""
+        if self.last is not None and self.last[0] == prompt_id:
+            return self.last[1], self.last[2]
+        key, by = (origin_user, "user") if origin_user is not None else (root_key(messages), "root")
+        self.last = (prompt_id, key, by)
+        return key, by
 
 
 def human_turns(turns: list[dict[str, Any]], suggestion: dict[str, Any] | None) -> list[int] | None:

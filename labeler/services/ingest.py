@@ -35,6 +35,7 @@ from labeler.hygiene import parse_split
 from labeler.readers import FORMATS, detect_format
 from labeler.readers.pipeline import Item, Prepared, PrepareOptions, batches
 from labeler.readers.records import Reject
+from labeler.readers.records import notice_label as notice_label  # for the CLI's and the app's reports
 from labeler.readers.source import check_file
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event

@@ -116,7 +116,19 @@ def _ranking(p: Prepared, prompt_id: int, source: str, candidate_ids: dict[tuple
     order = list(best)
     items = [RankingItem(candidate_id=cid, rank=best[cid], position=i) for i, cid in enumerate(order)]
     return Ranking(prompt_id=prompt_id, status="submitted", origin="imported", source=source,
-                   display_order=order, items=items, submitted_at=utcnow())
+                   display_order=order, items=items, **imported_ranking_fields(p, prompt_id, candidate_ids))
+
+
+def imported_ranking_fields(p: Prepared, prompt_id: int, candidate_ids: dict[tuple[int, str], int]) -> dict:
+    """`submitted_at` and `meta` of an imported ranking: the source's time (else the import's, marked
+    so) and the margins the source gave its pairs, by candidate id."""
+    record = p.record
+    assert record is not None
+    meta: dict = {"time": "source" if record.submitted_at else "import"}
+    if record.margins:
+        cid = [candidate_ids[(prompt_id, text_hash(c.text))] for c in record.candidates]
+        meta["margins"] = [[cid[b], cid[w], m] for b, w, m in record.margins]
+    return {"submitted_at": record.submitted_at or utcnow(), "meta": meta}
 
 
 def _imported_signatures(session: Session, prompt_ids: list[int]) -> set[tuple]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from db.models import Assignment, Demonstration, Membership, Project, Prompt, Ranking, RankingItem, User
 from exports.aggregate import consensus
 from exports.agreement import AgreementTally, PairCounts, Rate
-from exports.rows import RankedItem, RankingRow
+from exports.rows import RankedItem, RankingRow, timestamp
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role
 from labeler.services.projects import get_project_for
@@ -362,7 +362,7 @@ def _row(head: tuple, items: list[RankedItem]) -> tuple[str, str | None, Ranking
     rid, pid, username, origin, source, status, none_ok, at = head
     return origin, source, RankingRow(
         ranking_id=rid, prompt_id=pid, split="", messages=(), items=tuple(items), labeler=username, origin=origin,
-        status=status, none_acceptable=none_ok, submitted_at=at.isoformat() if at else None)
+        status=status, none_acceptable=none_ok, submitted_at=timestamp(at))
 
 
 # ---------------------------------------------------------------------------------------------

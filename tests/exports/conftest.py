@@ -22,7 +22,8 @@ def ranking(ranking_id, prompt_id, items, *, split="train", messages=(USER,), la
         ranking_id=ranking_id, prompt_id=prompt_id, split=split, messages=list(messages),
         items=[RankedItem(candidate_id=c, text=t, model="m1", rank=r, likert=lk, flags=list(fl), position=i)
                for i, (c, t, r, lk, fl) in enumerate(items)],
-        labeler=labeler, submitted_at="2025-03-01T10:00:00Z", **kw,
+        labeler=labeler, submitted_at="2025-03-01T10:00:00Z",
+        **{"split_key": f"user-{prompt_id}", "split_by": "user", "source": "fruit.jsonl", **kw},
     )
 
 
@@ -41,7 +42,8 @@ def ranking_rows() -> list[RankingRow]:
                           {"role": "user", "content": "Un fruit ?"},
                           {"role": "assistant", "content": "Lequel ?"},
                           {"role": "user", "content": "Un fruit rouge."}],
-                split="test", labeler=None, origin="imported", external_id="ext-4"),
+                split="test", labeler=None, origin="imported", external_id="ext-4", time_source="import",
+                split_key="9b2c51e1d8e5f8a3c04f2d7e6a1b0c93", split_by="root"),
         ranking(5, 5, [(51, "Kiwi.", None, None, []), (52, "Lime.", None, None, [])], status="skipped"),
     ]
 

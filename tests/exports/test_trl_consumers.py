@@ -192,7 +192,7 @@ def test_sft_trainer_trains_on_sft_prompt_completion(hf, records, tmp_path):
 def test_reward_trainer_trains_on_pairs(hf, records, tmp_path):
     files, counts = _export(tmp_path, "pairs", ranking_rows(records))
     ds = _load(hf, files, tmp_path)
-    assert ds["train"].column_names == ["prompt", "chosen", "rejected", "group_id", "margin"]
+    assert ds["train"].column_names == ["prompt", "chosen", "rejected", "group_id", "margin", "split_key"]
     tok = _tokenizer(files)
     from trl import RewardConfig, RewardTrainer
 
@@ -210,14 +210,14 @@ def test_reward_trainer_trains_on_pairs(hf, records, tmp_path):
     assert {rec["margin"] for rec in exported} >= {1.0, 2.0, 3.0, 5.0}  # rank distances and Likert gaps
     batch = next(iter(trainer.get_train_dataloader()))
     assert "margin" in batch and batch["margin"].dtype == hf.torch.float32
-    assert "group_id" not in batch
+    assert "group_id" not in batch and "split_key" not in batch  # extra columns TRL drops
     _assert_trained(trainer, trainer.train())
 
 
 def test_dpo_trainer_trains_on_pairs(hf, records, tmp_path):
     files, counts = _export(tmp_path, "pairs", ranking_rows(records))
     ds = _load(hf, files, tmp_path)
-    assert ds["train"].column_names == ["prompt", "chosen", "rejected", "group_id", "margin"]
+    assert ds["train"].column_names == ["prompt", "chosen", "rejected", "group_id", "margin", "split_key"]
     tok = _tokenizer(files)
     from trl import DPOConfig, DPOTrainer
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from exports.rows import DemonstrationRow, RankedItem, RankingRow
+from labeler.hygiene import root_key
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 HH_SAMPLE = SHARED_DATA / "anthropic-hh-rlhf" / "harmless-base_test_first500.jsonl.gz"
@@ -84,7 +85,8 @@ def ranking_rows(records: list[Any]) -> list[RankingRow]:
             items.append(RankedItem(candidate_id=100 * i + 9, text=other, rank=3, likert=1, position=2))
         rows.append(RankingRow(ranking_id=i + 1, prompt_id=i + 1, split=split_of(i), messages=_messages(rec.messages),
                                items=items, external_id=rec.external_id, labeler=None, origin="imported",
-                               submitted_at="2025-03-01T10:00:00Z"))
+                               submitted_at="2025-03-01T10:00:00Z", source="hh.jsonl",
+                               split_key=root_key(rec.messages), split_by="root"))
     return rows
 
 

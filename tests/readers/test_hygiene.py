@@ -20,6 +20,7 @@ from labeler.hygiene import (
     normalize_text,
     parse_split,
     prefix_hash,
+    root_key,
     scrub_pii,
 )
 from labeler.readers import Message
@@ -214,3 +215,13 @@ def test_luhn_positive(number):
 @pytest.mark.parametrize("number", ["4111111111111112", "1234567812345678", "79927398710", "378282246310006"])
 def test_luhn_negative(number):
     assert not luhn_ok(number)
+
+
+def test_root_key_is_the_first_user_turn_normalized():
+    """Every continuation of a dialogue has its root's key; a one-turn prompt keeps its own hash."""
+    opening = [{"role": "user", "content": "I think  Gay people should be neutered."}]
+    longer = [{"role": "system", "content": "Be kind."},
+              {"role": "user", "content": "i think gay people should be neutered."},
+              {"role": "assistant", "content": "Why?"}, {"role": "user", "content": "Because."}]
+    assert root_key(opening) == root_key(longer) == content_hash(normalize_text(opening))
+    assert root_key([{"role": "user", "content": "Another opening."}, *longer[2:]]) != root_key(longer)

@@ -98,3 +98,49 @@ def test_openai_preference(write, read):
         (5, "non_preferred_output", "missing"),
         (6, "preferred_output", "expected one assistant message, got [user]"),
     ]
+
+
+def _pair(better: str, worse: str, group: str | None, margin: float | None = 1.0, **extra) -> dict:
+    row = {"prompt": [U], "chosen": a(better), "rejected": a(worse), "group_id": group, "margin": margin, **extra}
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def test_trl_rows_of_one_group_become_one_ranking_with_their_margins(write, read):
+    """labeler's own `pairs` lines read back: a ranking's C(K,2) pairs are that ranking again."""
+    rows = [
+        _pair("A", "B", "r7", 1.0, split_key="alice"), _pair("A", "C", "r7", 2.0, split_key="alice"),
+        _pair("B", "C", "r7", 1.0, split_key="alice"),
+        _pair("A", "B", "r8", 3.0),  # another group of the same prompt: its own ranking
+        _pair("X", "Y", None, 0.5),  # no group: one ranking per row, margin kept
+    ]
+    records, rejects, notices = read(write("p.jsonl", rows), "trl-preference")
+    assert rejects == notices == []
+    first, second, third = records
+    assert [(c.text, c.rank) for c in first.candidates] == [("A", 1), ("B", 2), ("C", 3)]
+    assert first.margins == [(0, 1, 1.0), (0, 2, 2.0), (1, 2, 1.0)]
+    assert first.split_key == "alice" and first.origin_user is None and first.meta == {}
+    assert [(c.text, c.rank) for c in second.candidates] == [("A", 1), ("B", 2)] and second.margins == [(0, 1, 3.0)]
+    assert third.margins == [(0, 1, 0.5)] and third.line == 5
+
+
+def test_trl_group_with_ties_and_one_that_ranks_cannot_say(write, read):
+    rows = [  # A and B tied above C: pairs A>C, B>C
+        _pair("A", "C", "r1", 2.0), _pair("B", "C", "r1", 2.0),
+        # A>B, B>C without A>C: no ranking says exactly this, so each pair stays on its own
+        _pair("P", "Q", "r2"), _pair("Q", "R", "r2"),
+    ]
+    records, _, _ = read(write("p.jsonl", rows), "trl-preference")
+    assert [[(c.text, c.rank) for c in r.candidates] for r in records] == [
+        [("A", 1), ("C", 3), ("B", 1)],
+        [("P", 1), ("Q", 2)],
+        [("Q", 1), ("R", 2)],
+    ]
+
+
+def test_trl_pair_columns_are_checked(write, read):
+    rows = [_pair("A", "B", "r1", margin="big"), _pair("A", "B", "r1", split_key=7)]
+    _, rejects, _ = read(write("p.jsonl", rows), "trl-preference")
+    assert [(r.line, r.field, r.message) for r in rejects] == [
+        (1, "margin", "expected a number, got `big`"),
+        (2, "split_key", "expected a non-empty string, got a number"),
+    ]

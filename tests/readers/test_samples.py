@@ -24,7 +24,8 @@ SAMPLES = [
         0,
     ),
     ("lmarena-arena-hard/model_answer_gpt-4-0314_first100.jsonl", "openai-chat", 100, 100, 0, 0, 0, 0),
-    ("lmsys-fastchat/mt_bench_question.jsonl", "prompts", 80, 0, 0, 0, 0, 0),
+    # one follow-up reference (question 121, turn 2) is over the 1,000 characters kept: a notice
+    ("lmsys-fastchat/mt_bench_question.jsonl", "prompts", 80, 0, 0, 0, 0, 1),
     # 383 prompter messages, 14 of them under a skipped message; 35 skipped subtrees + 2 orphans
     ("oasst1-en-validation/oasst1_en_validation_first1005.jsonl", "oasst", 369, 590, 208, 0, 0, 37),
     # line 4 has no user turn
@@ -148,7 +149,25 @@ def test_mt_bench_followup_turns(data, read):
         "Rewrite your previous response. Start every sentence with the letter A."
     ]
     assert len(first.messages) == 1
-    assert sum("reference" in r.meta for r in records) == 39
+
+
+def test_mt_bench_references_are_kept_for_their_turns(data, read):
+    """MT-Bench's `reference` holds one answer per turn: the first is the prompt's, the second its follow-up's."""
+    records, _, notices = read(data / "lmsys-fastchat/mt_bench_question.jsonl", "prompts")
+    by_id = {r.external_id: r for r in records}
+    assert by_id["101"].meta["reference"] == "You are in second place."
+    assert by_id["101"].meta["followup_references"] == ["Uncertain."]
+    assert "reference" not in by_id["133"].meta  # its first reference is blank: none for that turn
+    assert len(by_id["133"].meta["followup_references"][0]) == 143
+    assert "followup_references" not in by_id["103"].meta  # its second reference is blank
+    assert sum(isinstance(r.meta.get("reference"), str) for r in records) == 38
+    assert sum("reference" in r.meta or "followup_references" in r.meta for r in records) == 39
+    assert all(not isinstance(v, list) for r in records for k, v in r.meta.items() if k == "reference")
+    # question 121's second reference is 1,298 characters: not kept, and said so
+    assert [(n.kind, n.line) for n in notices] == [("not_kept:reference", 41)]
+    assert "reference[1]" in notices[0].message and "1,298 characters" in notices[0].message
+    assert by_id["121"].meta["reference"].startswith("Can be simple solutions")
+    assert "followup_references" not in by_id["121"].meta
 
 
 def test_arena_answers_become_model_candidates(data, read):

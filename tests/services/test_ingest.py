@@ -43,7 +43,7 @@ SAMPLES = [
     ("azure-foundry-dpo/orca_dpo_pairs_validation.jsonl", "openai-preference", 284, 568, 284, 0, 0, {}),
     ("lmarena-arena-hard/arena-hard-v0.1_question.jsonl", "prompts", 500, 0, 0, 0, 0, {}),
     ("lmarena-arena-hard/model_answer_gpt-4-0314_first100.jsonl", "openai-chat", 100, 100, 0, 0, 0, {}),
-    ("lmsys-fastchat/mt_bench_question.jsonl", "prompts", 80, 0, 0, 0, 0, {}),
+    ("lmsys-fastchat/mt_bench_question.jsonl", "prompts", 80, 0, 0, 0, 0, {"not_kept:reference": 1}),
     ("oasst1-en-validation/oasst1_en_validation_first1005.jsonl", "oasst", 369, 589, 208, 0, 0,
      {"deleted": 12, "spam": 23, "orphan": 2, MERGED_REPLIES: 1}),
     ("openai-cookbook/toy_chat_fine_tuning.jsonl", "openai-chat", 4, 0, 0, 4, 1, {}),

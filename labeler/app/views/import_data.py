@@ -22,7 +22,7 @@ import streamlit as st
 from labeler.app import deps, tasks
 from labeler.errors import LabelerError
 from labeler.services.admin import admin_projects
-from labeler.services.ingest import FORMATS, ImportOptions, import_file
+from labeler.services.ingest import FORMATS, ImportOptions, import_file, notice_label
 from labeler.services.projects import settings_of
 
 K = "import."  # session_state namespace of this page
@@ -125,7 +125,7 @@ def _show_last() -> None:
     counts = {
         "duplicates (same text)": r["duplicates_exact"], "duplicates (long common prefix)": r["duplicates_prefix"],
         "over the per-user cap": r["over_user_cap"], "rejected": r["rejected"],
-        **{f"skipped ({k})": n for k, n in r["skipped"].items()},
+        **{notice_label(k): n for k, n in r["skipped"].items()},
         **{f"PII replaced ({k})": n for k, n in r["pii"].items()},
         **{f"new prompts in {k}": n for k, n in sorted(r["by_split"].items())},
     }
