@@ -1,7 +1,7 @@
 """Agreement and consensus: `labeler quality`, the admin console's labelers and quality pages.
 
 Design constraints:
-- The figures are the pure ones of `exports.agreement` (definitions there and in the README's
+- The figures are the pure ones of `analytics.agreement` (definitions there and in the README's
   "Quality metrics"); the consensus is `exports.aggregate.consensus`, the export's consensus mode,
   so the report and a consensus export agree.
 - Memory stays bounded: rankings and their items are one streamed query ordered by prompt, grouped
@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from analytics.agreement import PairCounts, Rate  # noqa: F401 - Rate: the pages name it through this service
+from analytics.tally import AgreementTally
 from db.models import Assignment, Demonstration, Membership, Project, Prompt, Ranking, RankingItem, User
 from exports.aggregate import consensus
-from exports.agreement import AgreementTally, PairCounts, Rate
 from exports.rows import RankedItem, RankingRow
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
+from analytics.agreement import Rate
 from db.base import utcnow
 from db.models import Candidate, Demonstration, Prompt, Ranking, RankingItem
-from exports.agreement import Rate
 from labeler.errors import Forbidden
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR

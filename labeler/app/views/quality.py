@@ -2,7 +2,7 @@
 
 Headline figures (pairwise agreement, Kendall's tau, Krippendorff's alpha, support for the consensus,
 position bias) and charts (agreement by week, Likert scores, flags, wins by display position), every
-rate with its count. Figures come from `labeler.services.quality` (definitions in `exports.agreement`).
+rate with its count. Figures come from `labeler.services.quality` (definitions in `analytics.agreement`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from exports.agreement import Rate
 from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import letter
 from labeler.services.projects import list_projects, settings_of
-from labeler.services.quality import AgreementReport, QualityCharts, agreement_report, quality_charts
+from labeler.services.quality import AgreementReport, QualityCharts, Rate, agreement_report, quality_charts
 
 K = "quality."  # session_state namespace of this page
 
