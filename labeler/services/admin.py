@@ -20,8 +20,14 @@ from labeler.errors import NotFound
 from labeler.services import database_url, get_engine, reachable
 from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import create_user, get_user_or_raise, list_users, set_password
-from labeler.services.gold import prompt_preview
-from labeler.services.projects import add_member, get_project_or_raise, list_members, list_projects, remove_member
+from labeler.services.projects import (
+    add_member,
+    get_project_or_raise,
+    list_members,
+    list_projects,
+    prompt_preview,
+    remove_member,
+)
 
 
 def upgrade_database(url: str | None = None) -> str:

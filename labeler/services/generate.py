@@ -45,7 +45,6 @@ from labeler.services import session_scope
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
 from labeler.services.ingest_labels import text_hash
-from labeler.services.labeling import check_turns
 from labeler.services.llm import (
     BASE_URL_ENV,
     Endpoint,
@@ -57,6 +56,7 @@ from labeler.services.llm import (
 )
 from labeler.services.projects import ProjectSettings, get_project_for, get_project_or_raise, settings_of
 from labeler.services.queue import own_assignment_and_project, require_open
+from labeler.services.submissions import check_turns
 
 CHUNK = 500  # pending prompts read per query
 WRITE_BATCH = 256  # most prompts stored in one transaction

@@ -301,3 +301,25 @@ def list_members(session: Session, actor: Actor, project_name: str) -> list[User
         .order_by(User.username)
     )
     return list(session.scalars(query))
+
+
+def membership(session: Session, project_id: int, user_id: int | None) -> Membership | None:
+    """The user's membership of the project, if any."""
+    if user_id is None:
+        return None
+    return session.scalar(select(Membership).where(Membership.project_id == project_id,
+                                                   Membership.user_id == user_id))
+
+
+def require_not_paused(actor: Actor, project: Project, member: Membership | None) -> None:
+    """Forbidden when the actor is paused on the project."""
+    if member is not None and member.paused:
+        raise Forbidden(f"`{actor.username}` is paused on project `{project.name}`: an admin paused your work "
+                        "here; ask them to resume it")
+
+
+def prompt_preview(messages: list[Any] | None, chars: int = 120) -> str:
+    """The start of a conversation's last user turn, on one line."""
+    users = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    text = " ".join(str(users[-1].get("content", "")).split()) if users else ""
+    return text if len(text) <= chars else text[: chars - 1] + "…"
