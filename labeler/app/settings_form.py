@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import types
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import streamlit as st
 from annotated_types import Ge, Gt, Le, Lt
 
+from labeler.services.bounds import constraints
 from labeler.services.projects import ProjectSettings
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -59,7 +60,8 @@ def _strip_none(annotation: Any) -> tuple[Any, bool]:
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0], len(args) < len(get_args(annotation))
+            inner = get_args(args[0])[0] if get_origin(args[0]) is Annotated else args[0]  # a shared bound type
+            return inner, len(args) < len(get_args(annotation))
     return annotation, False
 
 
@@ -89,7 +91,8 @@ def field_kind(annotation: Any) -> FieldKind:
 def _bounds(name: str, number: type) -> dict[str, Any]:
     """min_value/max_value for a number_input from the field's constraints (strict ones only for integers)."""
     out: dict[str, Any] = {}
-    for meta in ProjectSettings.model_fields[name].metadata:
+    info = ProjectSettings.model_fields[name]
+    for meta in constraints(info.metadata, info.annotation):
         if isinstance(meta, Ge):
             out["min_value"] = number(meta.ge)
         elif isinstance(meta, Le):

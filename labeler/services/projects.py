@@ -18,6 +18,7 @@ from db.models import Membership, Project, User
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import get_user_or_raise
+from labeler.services.bounds import CandidatesK, Concurrency, MaxTokens, Seed, Temperature, TimeoutS, TopP
 from labeler.services.events import record_event
 
 # InstructGPT's per-output metadata (Ouyang et al. 2022, table 3), as short slugs.
@@ -60,16 +61,17 @@ class ProjectSettings(BaseModel):
     model_base_url: str | None = Field(default=None, description="OpenAI-compatible server; None = OPENAI_BASE_URL")
     model_api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
     generation_models: list[str] = Field(default_factory=list, description="models candidates are sampled from")
-    generation_k: int | None = Field(default=None, ge=1, le=9, description="candidates per prompt; None = k_max")
-    generation_temperature: float = Field(default=1.0, ge=0.0, le=2.0)
-    generation_top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    generation_max_tokens: int = Field(default=512, ge=1, le=65536)
-    generation_seed: int | None = Field(default=0, ge=0, description="base seed sent with requests; None = none")
-    generation_concurrency: int = Field(default=8, ge=1, le=256, description="requests in flight at once")
-    model_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0, description="per request, before retries")
+    # Bounds are the shared types of labeler.services.bounds: a request is held to the same ones.
+    generation_k: CandidatesK | None = Field(default=None, description="candidates per prompt; None = k_max")
+    generation_temperature: Temperature = 1.0
+    generation_top_p: TopP = 1.0
+    generation_max_tokens: MaxTokens = 512
+    generation_seed: Seed | None = Field(default=0, description="base seed sent with requests; None = none")
+    generation_concurrency: Concurrency = 8
+    model_timeout_s: TimeoutS = 60.0
     suggestion_model: str | None = Field(default=None, description="drafts replies on the Demonstrate page")
-    suggestion_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    suggestion_max_tokens: int = Field(default=1024, ge=1, le=65536)
+    suggestion_temperature: Temperature = 0.7
+    suggestion_max_tokens: MaxTokens = 1024
 
     @field_validator("model_api_key_env")
     @classmethod
