@@ -72,12 +72,7 @@ def _root(
 
 def _actor(session) -> Actor:  # noqa: ANN001 - a Session, kept out of the CLI's imports
     """The acting account: `--as USER` if given, else the local operator."""
-    if not _state["as"]:
-        return OPERATOR
-    user = auth.get_user_or_raise(session, _state["as"])
-    if not user.active:
-        raise LabelerError(f"account `{user.username}` is deactivated")
-    return auth.actor_for(user)
+    return auth.active_actor(session, _state["as"]) if _state["as"] else OPERATOR
 
 
 def _print_json(data: Any) -> None:
