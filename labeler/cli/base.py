@@ -93,19 +93,6 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def _date(value: str | None, option: str):  # noqa: ANN202 - datetime | None
-    if not value:
-        return None
-    from datetime import UTC, datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise LabelerError(f"{option}: expected a date like 2026-11-23 or 2026-11-23T08:00, got `{value}`") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-
 # Options that both project settings and imports take.
 MaxPerUser = Annotated[int | None, typer.Option(help="Most prompts kept per originating user.")]
 Split = Annotated[str | None, typer.Option(help="train/valid/test percentages, e.g. 80/10/10.")]
