@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from annotated_types import Ge, Gt, Le, Lt
 
+from labeler.hygiene import split_parts
 from labeler.services.bounds import constraints
 from labeler.services.projects import ProjectSettings
 
@@ -139,10 +140,10 @@ def _widget(name: str, value: Any, key: str) -> Any:
         return [part.strip() for part in text.split(",") if part.strip()]
     if kind.widget == "split":
         text = st.text_input(label, value="/".join(map(str, value)), key=key, help=help_text or "e.g. 80/10/10")
-        parts = [p.strip() for p in text.split("/")]
-        if len(parts) != kind.options[0] or not all(p.isdigit() and p.isascii() for p in parts):
+        parts = split_parts(text, kind.options[0])  # the import's reading of a split
+        if parts is None:
             raise FormProblem(f"`{name}`: expected {kind.options[0]} whole numbers separated by `/`, got `{text}`")
-        return [int(p) for p in parts]
+        return parts
     raise AssertionError(kind)  # json fields are collected by the advanced box
 
 
