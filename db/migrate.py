@@ -48,7 +48,3 @@ def head_revision() -> str:
     assert head is not None, "no migrations shipped"
     return head
 
-
-def is_up_to_date(engine: Engine) -> bool:
-    """True when the database is at the newest shipped revision."""
-    return current_revision(engine) == head_revision()

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from analytics.agreement import PairCounts, Rate  # noqa: F401 - Rate: the pages name it through this service
 from analytics.tally import AgreementTally
 from db.models import Assignment, Demonstration, Membership, Project, Prompt, Ranking, RankingItem, User
-from exports.aggregate import consensus
 from exports.rows import RankedItem, RankingRow
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role
@@ -273,20 +272,6 @@ def _charts(scan: _Scan) -> QualityCharts:
         flags=dict(sorted(scan.flags.items(), key=lambda kv: (-kv[1], kv[0]))),
         position={p: (rate.hits, rate.total) for p, rate in t.position.by_position().items()},
     )
-
-
-def consensus_rankings(
-    session: Session, actor: Actor, project_name: str, origins: tuple[str, ...] = ("human",)
-) -> Iterator[RankingRow]:
-    """One consensus per prompt (`exports.aggregate.consensus`) of its counted rankings of these origins.
-
-    The same rankings and function as `labeler export --aggregate consensus --status submitted,accepted
-    --source ...`, so ranks and `agreement` match the export's. Rows carry no texts (candidate ids
-    only). Streams: consume it inside the session.
-    """
-    project = _project(session, actor, project_name)  # checked now, not at the first row
-    return (consensus(chosen) for group in _prompt_groups(session, project.id)
-            if (chosen := [row for origin, _source, row in group if origin in origins]))
 
 
 # ---------------------------------------------------------------------------------------------

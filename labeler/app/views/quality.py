@@ -15,7 +15,7 @@ from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import letter
 from labeler.services.projects import list_projects, settings_of
-from labeler.services.quality import AgreementReport, QualityCharts, Rate, agreement_report, quality_charts
+from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview
 
 K = "quality."  # session_state namespace of this page
 
@@ -114,12 +114,10 @@ def render_quality() -> None:
     by_name = {p.name: p for p in projects}
     names = list(by_name)
     project = tasks.select_project(names, K + "project")
-    ok, report = deps.call(agreement_report, actor, project, write=False)
+    ok, overview = deps.call(quality_overview, actor, project, write=False)  # one pass over the rankings
     if not ok:
         return
-    ok, charts = deps.call(quality_charts, actor, project, write=False)
-    if not ok:
-        return
+    report, charts = overview.report, overview.charts
     _headline(report)
     if not report.rankings:
         st.info(f"No rankings by labelers in `{project}` yet: the figures fill in as work is submitted.")
