@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from labeler.cli.base import _actor, _print_json, app, console, err_console
-from labeler.cli.generation import _progress
-from labeler.errors import LabelerError
+from labeler.cli.base import _actor, _print_json, app, console
+from labeler.cli.generation import _progress, finish_run
 from labeler.services import ensure_migrated, session_scope
 from labeler.services.augment import AugmentRequest, AugmentSummary, count_sources, run_augment
 
@@ -53,15 +52,7 @@ def augment(
         return
     with _progress(quiet=as_json, label="paraphrasing") as progress:
         summary = run_augment(actor, request, progress=progress)
-    if as_json:
-        _print_json(summary.to_dict())
-    else:
-        _print_summary(summary)
-    if summary.aborted:
-        raise LabelerError(f"augmentation stopped: {summary.aborted}")
-    if summary.failures:
-        err_console.print(f"{summary.failed} prompt(s) failed: run the same command again to retry them")
-        raise typer.Exit(1)
+    finish_run(summary, as_json, _print_summary, "augmentation")
 
 
 def _print_summary(s: AugmentSummary) -> None:

@@ -6,6 +6,7 @@ project names in `model_api_key_env`), so they never land in shell history or th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -64,12 +65,17 @@ def generate(
         return
     with _progress(quiet=as_json) as progress:
         summary = run_generation(actor, request, progress=progress)
+    finish_run(summary, as_json, _print_summary, "generation")
+
+
+def finish_run(summary: Any, as_json: bool, show: Callable[[Any], None], what: str) -> None:
+    """Print a model run's summary (JSON or text); a stopped run is an error, failed prompts exit 1."""
     if as_json:
         _print_json(summary.to_dict())
     else:
-        _print_summary(summary)
+        show(summary)
     if summary.aborted:
-        raise LabelerError(f"generation stopped: {summary.aborted}")
+        raise LabelerError(f"{what} stopped: {summary.aborted}")
     if summary.failures:
         err_console.print(f"{summary.failed} prompt(s) failed: run the same command again to retry them")
         raise typer.Exit(1)

@@ -14,7 +14,7 @@ import streamlit as st
 from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import letter
-from labeler.services.projects import list_projects, settings_of
+from labeler.services.projects import settings_of
 from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview
 
 K = "quality."  # session_state namespace of this page
@@ -105,15 +105,11 @@ def render_quality() -> None:
     """Agreement figures and charts for one project; the services refuse labelers."""
     actor = deps.page_actor()
     st.title("Quality")
-    ok, projects = deps.call(list_projects, actor, write=False)
-    if not ok:
+    picked = tasks.project_picker(actor, K + "project")
+    if picked is None:
         return
-    if not projects:
-        st.info("No projects yet." if actor.is_admin else "You are not a member of any project yet.")
-        return
+    project, projects = picked
     by_name = {p.name: p for p in projects}
-    names = list(by_name)
-    project = tasks.select_project(names, K + "project")
     ok, overview = deps.call(quality_overview, actor, project, write=False)  # one pass over the rankings
     if not ok:
         return
