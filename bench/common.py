@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from db.pgserver import start_postgres
+from tests.pgserver import start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -72,7 +72,7 @@ def machine_details() -> dict[str, str]:
                "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
                "python loop": f"{python_loop_ms():.0f} ms"}
     try:
-        from db.pgserver import find_pg_bin
+        from tests.pgserver import find_pg_bin
 
         out = subprocess.run([str(find_pg_bin() / "postgres"), "--version"], capture_output=True, text=True)
         version = re.search(r"\(PostgreSQL\) (\S+)", out.stdout)  # "postgres (PostgreSQL) 15.18 (Debian ...)"

@@ -25,9 +25,5 @@ class Forbidden(LabelerError):
     """The actor's role does not allow this action."""
 
 
-class AuthError(LabelerError):
-    """Login refused: unknown user, wrong password, deactivated or locked account."""
-
-
 class Unavailable(LabelerError):
     """The database server cannot be reached (down, restarting, network): try again in a moment."""

@@ -81,12 +81,20 @@ def assign_split(key: str, ratios: tuple[int, int, int] = DEFAULT_RATIOS) -> Spl
     return "valid" if bucket < ratios[0] + ratios[1] else "test"
 
 
+def split_parts(text: str, n: int = 3) -> list[int] | None:
+    """`"80/10/10"` as `[80, 10, 10]`: `n` whole numbers separated by `/`; None when it is not that shape."""
+    parts = [p.strip() for p in str(text).split("/")]
+    if len(parts) != n or not all(p.isdigit() and p.isascii() for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
 def parse_split(text: str) -> tuple[int, int, int]:
     """`"80/10/10"` as `(80, 10, 10)`: three whole numbers, train/valid/test, summing to 100."""
-    parts = [p.strip() for p in str(text).split("/")]
-    if len(parts) != 3 or not all(p.isdigit() and p.isascii() for p in parts):
+    parts = split_parts(text)
+    if parts is None:
         raise Invalid(f"split `{text}`: expected three whole numbers train/valid/test, like `80/10/10`")
-    train, valid, test = (int(p) for p in parts)
+    train, valid, test = parts
     if train + valid + test != 100:
         raise Invalid(f"split `{text}`: the parts must sum to 100, got {train + valid + test}")
     return train, valid, test

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from db.engine import create_store_engine
 from db.migrate import upgrade
 from db.models import Base
-from db.pgserver import PostgresServer, PostgresUnavailable, start_postgres
 from labeler.services import get_engine
 from tests.fake_openai import FakeOpenAI
+from tests.pgserver import PostgresServer, PostgresUnavailable, start_postgres
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

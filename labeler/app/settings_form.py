@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import types
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import streamlit as st
 from annotated_types import Ge, Gt, Le, Lt
 
+from labeler.hygiene import split_parts
+from labeler.services.bounds import constraints
 from labeler.services.projects import ProjectSettings
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -59,7 +61,8 @@ def _strip_none(annotation: Any) -> tuple[Any, bool]:
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0], len(args) < len(get_args(annotation))
+            inner = get_args(args[0])[0] if get_origin(args[0]) is Annotated else args[0]  # a shared bound type
+            return inner, len(args) < len(get_args(annotation))
     return annotation, False
 
 
@@ -89,7 +92,8 @@ def field_kind(annotation: Any) -> FieldKind:
 def _bounds(name: str, number: type) -> dict[str, Any]:
     """min_value/max_value for a number_input from the field's constraints (strict ones only for integers)."""
     out: dict[str, Any] = {}
-    for meta in ProjectSettings.model_fields[name].metadata:
+    info = ProjectSettings.model_fields[name]
+    for meta in constraints(info.metadata, info.annotation):
         if isinstance(meta, Ge):
             out["min_value"] = number(meta.ge)
         elif isinstance(meta, Le):
@@ -136,10 +140,10 @@ def _widget(name: str, value: Any, key: str) -> Any:
         return [part.strip() for part in text.split(",") if part.strip()]
     if kind.widget == "split":
         text = st.text_input(label, value="/".join(map(str, value)), key=key, help=help_text or "e.g. 80/10/10")
-        parts = [p.strip() for p in text.split("/")]
-        if len(parts) != kind.options[0] or not all(p.isdigit() and p.isascii() for p in parts):
+        parts = split_parts(text, kind.options[0])  # the import's reading of a split
+        if parts is None:
             raise FormProblem(f"`{name}`: expected {kind.options[0]} whole numbers separated by `/`, got `{text}`")
-        return [int(p) for p in parts]
+        return parts
     raise AssertionError(kind)  # json fields are collected by the advanced box
 
 

@@ -9,6 +9,7 @@ seconds each draft save and the submit report, so each second is sent once.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
 
@@ -47,6 +48,17 @@ def select_project(names: list[str], key: str) -> str:
     if st.session_state.get(key) not in names:
         st.session_state[key] = remembered if remembered in names else names[0]
     return st.selectbox("Project", names, key=key)
+
+
+def project_picker(actor: Actor, key: str) -> tuple[str, list[Any]] | None:
+    """The projects the actor may see and a "Project" selectbox over them; None (said on the page) when none."""
+    ok, projects = deps.call(list_projects, actor, write=False)
+    if not ok:
+        return None
+    if not projects:
+        st.info("No projects yet." if actor.is_admin else "You are not a member of any project yet.")
+        return None
+    return select_project([p.name for p in projects], key), projects
 
 
 def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:

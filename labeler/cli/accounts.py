@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -182,32 +186,40 @@ Ties = Annotated[bool | None, typer.Option("--ties/--no-ties", help="Allow equal
 DedupPrefix = Annotated[int | None, typer.Option(help="Prefix length for near-duplicate prompts (0 = off).")]
 Guidelines = Annotated[Path | None, typer.Option(help="Markdown file with the labeling guidelines.")]
 
+# The settings options `project create` and `project update` both take, declared once:
+# (option parameter, settings field, its type with help).
+SETTINGS_OPTIONS: tuple[tuple[str, str, Any], ...] = (
+    ("task_kinds", "task_kinds", TaskKinds), ("k_min", "k_min", KMin), ("k_max", "k_max", KMax),
+    ("labels_per_item", "labels_per_item", LabelsPerItem), ("lease_minutes", "lease_minutes", LeaseMinutes),
+    ("likert_points", "likert_points", LikertPoints), ("flags", "flags", Flags), ("ties", "ties_allowed", Ties),
+    ("dedup_prefix_chars", "dedup_prefix_chars", DedupPrefix), ("max_per_user", "max_prompts_per_user", MaxPerUser),
+    ("split", "split", Split), ("scrub_pii", "scrub_pii", ScrubPii),
+)
+
+
+def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the project settings options; it receives the ones given as `settings` (a dict)."""
+    hints = typing.get_type_hints(command, include_extras=True)  # this module's annotations are strings
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+           if p.name != "settings"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+             for name, _, kind in SETTINGS_OPTIONS]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        given = {field: kwargs.pop(name) for name, field, _ in SETTINGS_OPTIONS}
+        command(settings=_settings_from_options(**given), **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]  # what typer reads
+    del wrapper.__wrapped__  # typer must read the signature above, not the command's own
+    return wrapper
+
 
 @project_app.command("create")
-def project_create(
-    name: str,
-    guidelines: Guidelines = None,
-    task_kinds: TaskKinds = None,
-    k_min: KMin = None,
-    k_max: KMax = None,
-    labels_per_item: LabelsPerItem = None,
-    lease_minutes: LeaseMinutes = None,
-    likert_points: LikertPoints = None,
-    flags: Flags = None,
-    ties: Ties = None,
-    dedup_prefix_chars: DedupPrefix = None,
-    max_per_user: MaxPerUser = None,
-    split: Split = None,
-    scrub_pii: ScrubPii = None,
-) -> None:
+@_settings_options
+def project_create(name: str, guidelines: Guidelines = None, *, settings: dict[str, Any]) -> None:
     """Create a project; settings not given take their defaults."""
     ensure_migrated()
-    settings = _settings_from_options(
-        task_kinds=task_kinds, k_min=k_min, k_max=k_max, labels_per_item=labels_per_item,
-        lease_minutes=lease_minutes, likert_points=likert_points, flags=flags, ties_allowed=ties,
-        dedup_prefix_chars=dedup_prefix_chars, max_prompts_per_user=max_per_user, split=split,
-        scrub_pii=scrub_pii,
-    )
     text = _read_guidelines(guidelines)
     with session_scope() as s:
         project = projects.create_project(s, _actor(s), name, text or "", settings)
@@ -215,31 +227,16 @@ def project_create(
 
 
 @project_app.command("update")
+@_settings_options
 def project_update(
     name: str,
     rename: Annotated[str | None, typer.Option(help="New project name.")] = None,
     guidelines: Guidelines = None,
-    task_kinds: TaskKinds = None,
-    k_min: KMin = None,
-    k_max: KMax = None,
-    labels_per_item: LabelsPerItem = None,
-    lease_minutes: LeaseMinutes = None,
-    likert_points: LikertPoints = None,
-    flags: Flags = None,
-    ties: Ties = None,
-    dedup_prefix_chars: DedupPrefix = None,
-    max_per_user: MaxPerUser = None,
-    split: Split = None,
-    scrub_pii: ScrubPii = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
     """Change a project's settings or guidelines; what is not given stays as it is."""
     ensure_migrated()
-    settings = _settings_from_options(
-        task_kinds=task_kinds, k_min=k_min, k_max=k_max, labels_per_item=labels_per_item,
-        lease_minutes=lease_minutes, likert_points=likert_points, flags=flags, ties_allowed=ties,
-        dedup_prefix_chars=dedup_prefix_chars, max_prompts_per_user=max_per_user, split=split,
-        scrub_pii=scrub_pii,
-    )
     with session_scope() as s:
         projects.update_project(
             s, _actor(s), name, guidelines=_read_guidelines(guidelines), settings=settings, new_name=rename

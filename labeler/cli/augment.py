@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from labeler.cli.base import _actor, _print_json, app, console, ensure_migrated, err_console, session_scope
-from labeler.cli.generation import _progress
-from labeler.errors import LabelerError
+from labeler.cli.base import _actor, _print_json, app, console, ensure_migrated, lazy, session_scope
+from labeler.cli.generation import _progress, finish_run
 
-if TYPE_CHECKING:
-    from labeler.services.augment import AugmentSummary
+augment_service = lazy("labeler.services.augment")
 
 
 def _say(text: str) -> None:
@@ -37,16 +35,14 @@ def augment(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ask the model for N rewordings of each prompt; store them as pending paraphrases (resumable)."""
-    from labeler.services.augment import AugmentRequest, count_sources, run_augment
-
     ensure_migrated()
-    request = AugmentRequest(project=project, paraphrases=paraphrases, model=model, split=split, limit=limit,
-                             temperature=temperature, dedup_prefix=dedup_prefix, concurrency=concurrency,
-                             timeout=timeout, max_retries=max_retries)
+    request = augment_service.AugmentRequest(
+        project=project, paraphrases=paraphrases, model=model, split=split, limit=limit, temperature=temperature,
+        dedup_prefix=dedup_prefix, concurrency=concurrency, timeout=timeout, max_retries=max_retries)
     with session_scope(write=False) as s:
         actor = _actor(s)
         if dry_run:
-            n = count_sources(s, actor, request)
+            n = augment_service.count_sources(s, actor, request)
     if dry_run:
         if as_json:
             _print_json({"project": project, "prompts": n, "paraphrases_asked": n * paraphrases})
@@ -55,19 +51,11 @@ def augment(
                  "each; nothing was sent")
         return
     with _progress(quiet=as_json, label="paraphrasing") as progress:
-        summary = run_augment(actor, request, progress=progress)
-    if as_json:
-        _print_json(summary.to_dict())
-    else:
-        _print_summary(summary)
-    if summary.aborted:
-        raise LabelerError(f"augmentation stopped: {summary.aborted}")
-    if summary.failures:
-        err_console.print(f"{summary.failed} prompt(s) failed: run the same command again to retry them")
-        raise typer.Exit(1)
+        summary = augment_service.run_augment(actor, request, progress=progress)
+    finish_run(summary, as_json, _print_summary, "augmentation")
 
 
-def _print_summary(s: AugmentSummary) -> None:
+def _print_summary(s: augment_service.AugmentSummary) -> None:
     _say(f"paraphrased `{escape(s.project)}` with {escape(s.models[0])} in {s.seconds:.1f}s: {s.prompts_done} of "
          f"{s.prompts_planned} prompt(s) done, {s.failed} failed")
     _say(f"  rewordings: {s.asked} asked, {s.paraphrases} stored (pending review), {s.short} short "

@@ -111,12 +111,7 @@ def _actor(session: Session) -> Actor:
     from labeler.services import auth
     from labeler.services.actors import OPERATOR
 
-    if not _state["as"]:
-        return OPERATOR
-    user = auth.get_user_or_raise(session, _state["as"])
-    if not user.active:
-        raise LabelerError(f"account `{user.username}` is deactivated")
-    return auth.actor_for(user)
+    return auth.active_actor(session, _state["as"]) if _state["as"] else OPERATOR
 
 
 def _print_json(data: Any) -> None:
@@ -135,19 +130,6 @@ def _read_password(password_stdin: bool, confirm: bool = True) -> str:
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-def _date(value: str | None, option: str):  # noqa: ANN202 - datetime | None
-    if not value:
-        return None
-    from datetime import UTC, datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise LabelerError(f"{option}: expected a date like 2026-11-23 or 2026-11-23T08:00, got `{value}`") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
 
 
 # Options that both project settings and imports take.

@@ -9,17 +9,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from labeler.cli.base import (
-    _actor,
-    _csv,
-    _date,
-    _print_json,
-    app,
-    console,
-    ensure_migrated,
-    err_console,
-    session_scope,
-)
+from labeler.cli.base import _actor, _csv, _print_json, app, console, ensure_migrated, err_console, session_scope
 from labeler.errors import LabelerError
 
 
@@ -32,8 +22,10 @@ def export_(
     source: Annotated[str | None, typer.Option(help="Comma-separated: human, imported (default both).")] = None,
     split: Annotated[str | None, typer.Option(help="Comma-separated splits (default all).")] = None,
     labeler: Annotated[str | None, typer.Option(help="Comma-separated usernames (default all).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only work submitted on or after this date (ISO).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only work submitted before this date (ISO).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only work submitted from this day (ISO; a time is exact).")]
+    = None,
+    until: Annotated[str | None, typer.Option(help="Only work submitted up to this day, included (ISO; a time "
+                                                   "is exact: before it).")] = None,
     aggregate: Annotated[str, typer.Option(help="Rankings: per-labeler or consensus.")] = "per-labeler",
     exclude_flag: Annotated[list[str] | None, typer.Option(help="Drop candidates with this flag (repeatable).")] = None,
     weight_non_human: Annotated[
@@ -49,7 +41,7 @@ def export_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Export a training set: one file per split, a manifest and a dataset card; validated first."""
-    from labeler.services.export import ExportFilters, ExportRequest, export_dataset
+    from labeler.services.export import ExportFilters, ExportRequest, date_filter, export_dataset
 
     ensure_migrated()
     try:
@@ -60,7 +52,7 @@ def export_(
             allow_overlap=allow_overlap,
             filters=ExportFilters(
                 statuses=_csv(status), origins=_csv(source), splits=_csv(split), labelers=_csv(labeler),
-                since=_date(since, "--since"), until=_date(until, "--until"),
+                since=date_filter(since, "--since"), until=date_filter(until, "--until", until=True),
             ),
         )
     except ValueError as e:  # pydantic names the bad option value

@@ -1,8 +1,7 @@
 """`labeler finetune`: launch fine-tune jobs from an export, follow them, cancel them.
 
-Each command runs its network steps outside any database transaction: a read to check the request
-(or find the job), the calls to the server (with a spinner saying what is happening), then one
-short write that records the result.
+Each action is one service call (`start_finetune`, `refresh_finetune`, `cancel_finetune`), which runs
+its network steps outside any database transaction; the command shows a spinner saying what happens.
 """
 
 from __future__ import annotations
@@ -65,16 +64,11 @@ def finetune_create(
     """Validate an export, upload its train and valid files, create the job and record it."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        plan = finetune.prepare_finetune(s, _actor(s), export, model, method, suffix=suffix, epochs=epochs, beta=beta,
-                                batch_size=batch_size, learning_rate_multiplier=lr_multiplier)
-    with _spinner(f"uploading {plan.train.name}", as_json) as say:
-        launched = finetune.launch_finetune(plan, say)
-    try:
-        with session_scope() as s:
-            data = finetune.job_summary(finetune.record_finetune_job(s, _actor(s), launched))
-    except LabelerError as e:
-        raise LabelerError(f"job {launched.provider_job_id} was created on {plan.base_url} but could not be "
-                           f"recorded: {e}") from None
+        actor = _actor(s)
+    with _spinner(f"checking {export}", as_json) as say:
+        job = finetune.start_finetune(actor, export, model, method, suffix=suffix, epochs=epochs, beta=beta,
+                                      batch_size=batch_size, learning_rate_multiplier=lr_multiplier, progress=say)
+        data = finetune.job_summary(job)
     if as_json:
         _print_json(data)
         return
@@ -88,11 +82,9 @@ def finetune_create(
 def _refresh(ref: str | int, quiet: bool) -> dict[str, Any]:
     """Fetch a job from its server and store it; its summary with events and checkpoints."""
     with session_scope(write=False) as s:
-        target = finetune.job_target(s, _actor(s), ref)
-    with _spinner(f"reading job {target.provider_job_id}", quiet):
-        state = finetune.fetch_job_state(target.endpoint, target.provider_job_id)
-    with session_scope() as s:
-        return finetune.job_summary(finetune.apply_job_state(s, _actor(s), target.id, state), with_events=True)
+        actor = _actor(s)
+    with _spinner(f"reading job {ref}", quiet):
+        return finetune.job_summary(finetune.refresh_finetune(actor, ref), with_events=True)
 
 
 def _when(value: Any) -> str:
@@ -203,11 +195,9 @@ def finetune_cancel(
     """Cancel a job that has not finished, on its server, and record it."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        target = finetune.job_target(s, _actor(s), job)
-    with _spinner(f"cancelling {target.provider_job_id}", as_json):
-        status = finetune.cancel_on_server(target)
-    with session_scope() as s:
-        data = finetune.job_summary(finetune.mark_cancelled(s, _actor(s), target.id, status))
+        actor = _actor(s)
+    with _spinner(f"cancelling {job}", as_json):
+        data = finetune.job_summary(finetune.cancel_finetune(actor, job))
     if as_json:
         _print_json(data)
     else:

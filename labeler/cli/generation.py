@@ -6,17 +6,27 @@ project names in `model_api_key_env`), so they never land in shell history or th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from labeler.cli.base import _actor, _print_json, _typer, app, console, ensure_migrated, err_console, session_scope
+from labeler.cli.base import (
+    _actor,
+    _print_json,
+    _typer,
+    app,
+    console,
+    ensure_migrated,
+    err_console,
+    lazy,
+    session_scope,
+)
 from labeler.errors import LabelerError
 
-if TYPE_CHECKING:
-    from labeler.services.generate import GenerationPlan, GenerationSummary
+generate_service = lazy("labeler.services.generate")
 
 
 def _say(text: str) -> None:
@@ -45,28 +55,31 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan or the summary as JSON.")] = False,
 ) -> None:
     """Generate candidate replies for prompts with fewer than K, from one or several models (resumable)."""
-    from labeler.services.generate import GenerationRequest, plan_generation, run_generation
-
     ensure_migrated()
-    request = GenerationRequest(
+    request = generate_service.GenerationRequest(
         project=project, k=k, models=tuple(model or ()), temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, limit=limit, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
     )
     with session_scope(write=False) as s:
         actor = _actor(s)
         if dry_run:
-            plan = plan_generation(s, actor, request)
+            plan = generate_service.plan_generation(s, actor, request)
     if dry_run:
         _print_json(plan.to_dict()) if as_json else _print_plan(plan)
         return
     with _progress(quiet=as_json) as progress:
-        summary = run_generation(actor, request, progress=progress)
+        summary = generate_service.run_generation(actor, request, progress=progress)
+    finish_run(summary, as_json, _print_summary, "generation")
+
+
+def finish_run(summary: Any, as_json: bool, show: Callable[[Any], None], what: str) -> None:
+    """Print a model run's summary (JSON or text); a stopped run is an error, failed prompts exit 1."""
     if as_json:
         _print_json(summary.to_dict())
     else:
-        _print_summary(summary)
+        show(summary)
     if summary.aborted:
-        raise LabelerError(f"generation stopped: {summary.aborted}")
+        raise LabelerError(f"{what} stopped: {summary.aborted}")
     if summary.failures:
         err_console.print(f"{summary.failed} prompt(s) failed: run the same command again to retry them")
         raise typer.Exit(1)
@@ -101,7 +114,7 @@ class _progress:
             self.bar.stop()
 
 
-def _print_plan(plan: GenerationPlan) -> None:
+def _print_plan(plan: generate_service.GenerationPlan) -> None:
     params = ", ".join(f"{k} {v}" for k, v in plan.params.items())
     _say(f"dry run for `{escape(plan.project)}`: K = {plan.k}, models {escape(', '.join(plan.models))} "
                   f"({escape(params)}); nothing was sent")
@@ -116,7 +129,7 @@ def _print_plan(plan: GenerationPlan) -> None:
                       f"seed={body.get('seed')} \"{escape(preview)}\"")
 
 
-def _print_summary(s: GenerationSummary) -> None:
+def _print_summary(s: generate_service.GenerationSummary) -> None:
     _say(f"generated for `{escape(s.project)}` in {s.seconds:.1f}s: {s.prompts_done} of {s.prompts_planned} "
                   f"prompt(s) done, {s.candidates} candidate(s) stored, {s.failed} failed")
     _say(f"  requests: {s.requests}; tokens: {s.prompt_tokens:,} in, {s.completion_tokens:,} out")

@@ -7,6 +7,7 @@ and projects services it builds on); generated passwords are returned once and n
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,14 @@ from labeler.errors import NotFound
 from labeler.services import database_url, get_engine, reachable
 from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import create_user, get_user_or_raise, list_users, set_password
-from labeler.services.gold import prompt_preview
-from labeler.services.projects import add_member, get_project_or_raise, list_members, list_projects, remove_member
+from labeler.services.projects import (
+    add_member,
+    get_project_or_raise,
+    list_members,
+    list_projects,
+    prompt_preview,
+    remove_member,
+)
 
 
 def upgrade_database(url: str | None = None) -> str:
@@ -78,16 +85,9 @@ def set_user_projects(session: Session, actor: Actor, username: str, project_nam
     list[str], list[str]
 ]:
     """Make `project_names` exactly the user's projects; returns (added, removed) (admins only)."""
-    current = set(user_projects(session, actor, username))
-    wanted = set(project_names)
-    for name in sorted(wanted):
-        get_project_or_raise(session, name)  # every name is checked before anything changes
-    added, removed = sorted(wanted - current), sorted(current - wanted)
-    for name in added:
-        add_member(session, actor, name, username)
-    for name in removed:
-        remove_member(session, actor, name, username)
-    return added, removed
+    return _make_exactly(set(user_projects(session, actor, username)), project_names,
+                         lambda name: get_project_or_raise(session, name),
+                         lambda name, add: (add_member if add else remove_member)(session, actor, name, username))
 
 
 def reset_password(session: Session, actor: Actor, username: str) -> str:
@@ -105,15 +105,23 @@ def set_project_members(session: Session, actor: Actor, project_name: str, usern
     list[str], list[str]
 ]:
     """Make `usernames` exactly the project's members; returns (added, removed) (admins only)."""
-    current = {u.username for u in list_members(session, actor, project_name)}
-    wanted = set(usernames)
-    for username in sorted(wanted):
-        get_user_or_raise(session, username)  # every name is checked before anything changes
+    return _make_exactly({u.username for u in list_members(session, actor, project_name)}, usernames,
+                         lambda username: get_user_or_raise(session, username),
+                         lambda username, add: (add_member if add else remove_member)(session, actor, project_name,
+                                                                                       username))
+
+
+def _make_exactly(current: set[str], names: list[str], check: Callable[[str], object],
+                  change: Callable[[str, bool], object]) -> tuple[list[str], list[str]]:
+    """Memberships edited as a whole: every name checked before anything changes, then (added, removed)."""
+    wanted = set(names)
+    for name in sorted(wanted):
+        check(name)
     added, removed = sorted(wanted - current), sorted(current - wanted)
-    for username in added:
-        add_member(session, actor, project_name, username)
-    for username in removed:
-        remove_member(session, actor, project_name, username)
+    for name in added:
+        change(name, True)
+    for name in removed:
+        change(name, False)
     return added, removed
 
 

@@ -1,9 +1,10 @@
 """Paraphrase augmentation: N rewordings of each prompt's last user turn, stored as new prompts.
 
 Design constraints:
-- **The generation run's machinery** (`generate._Run`): bounded concurrency, the SDK's retries, per
-  prompt failures, the breaker, a refused key stopping the run, group commit and progress. This module
-  only plans (`_pending`), asks (`_ask`) and stores (`_store`).
+- **A user of the model engine** (`labeler.services.engine`, beside `generate` and `suggest`): bounded
+  concurrency, the backend's retries, per prompt failures, the breaker, a refused key stopping the
+  run, group commit and progress are the engine's. This module only plans (`pending`), asks (`work`)
+  and stores (`store`).
 - **A paraphrase is a prompt**: the source's messages with the last user turn replaced, the same
   `origin_user` and `split` (a user's questions stay in one split, asked any way), `source_prompt_id`
   pointing at the source, `paraphrase_status` `pending` until a labeler keeps or rejects it.
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -28,21 +30,21 @@ from labeler.errors import Conflict, Invalid, NotFound
 from labeler.hygiene import content_hash, normalize_text, prefix_hash
 from labeler.services import session_scope
 from labeler.services.actors import Actor, require_admin, require_role
-from labeler.services.events import record_event
-from labeler.services.generate import (
-    Ask,
-    GenerationConfig,
-    GenerationSummary,
+from labeler.services.bounds import MaxTokens, Temperature
+from labeler.services.engine import (
+    ChatRequest,
     Progress,
-    PromptPlan,
-    _choices,
-    _PromptFailed,
-    _Result,
-    _Run,
-    _run_coroutine,
-    _usage,
+    PromptFailed,
+    Result,
+    Runner,
+    RunOptions,
+    RunSettings,
+    RunSummary,
+    Stored,
+    backend_for,
+    resolve_run,
 )
-from labeler.services.llm import resolve_endpoint
+from labeler.services.events import record_event
 from labeler.services.projects import get_project_for, get_project_or_raise, settings_of
 
 MAX_PARAPHRASES = 20
@@ -57,25 +59,20 @@ INSTRUCTION = (
 _NUMBERED = re.compile(r"^\s*(?:\d{1,3}\s*[.):-]|[-*\u2022])\s*")
 
 
-@dataclass(frozen=True)
-class AugmentRequest:
-    """What to augment; None means the project's setting."""
+class AugmentRequest(RunOptions):
+    """What to augment; None means the project's setting (`limit` counts source prompts)."""
 
     project: str
-    paraphrases: int = 3  # rewordings asked per prompt
+    paraphrases: Annotated[int, Field(ge=1, le=MAX_PARAPHRASES)] = 3  # rewordings asked per prompt
     model: str | None = None  # default: the project's suggestion_model, else its first generation model
-    split: str | None = None  # only prompts of this split
-    limit: int | None = None  # at most this many source prompts
-    temperature: float = 0.9
-    max_tokens: int = 1024
+    split: Literal["train", "valid", "test"] | None = None  # only prompts of this split
+    temperature: Temperature = 0.9
+    max_tokens: MaxTokens = 1024
     dedup_prefix: bool = True  # drop rewordings sharing the project's dedup prefix with a stored prompt
-    concurrency: int | None = None
-    timeout: float | None = None
-    max_retries: int = 3
 
 
 @dataclass
-class AugmentSummary(GenerationSummary):
+class AugmentSummary(RunSummary):
     """What a run did: `candidates` counts the paraphrases stored, `duplicates` those dropped by dedup.
 
     `asked` is N for each prompt done, `short` how many of those were not stored (the model ran out of
@@ -104,13 +101,24 @@ class AugmentSummary(GenerationSummary):
 
 @dataclass(frozen=True)
 class _Config:
-    gen: GenerationConfig
+    project: str
+    project_id: int
+    model: str
+    n: int  # rewordings asked per prompt
+    params: dict[str, Any]  # temperature, max_tokens
     split: str | None
     prefix_chars: int
+    run: RunSettings
+
+
+@dataclass(frozen=True)
+class _Source:
+    prompt_id: int
+    messages: list[dict[str, Any]]
 
 
 def resolve_augment(session: Session, actor: Actor, request: AugmentRequest) -> _Config:
-    """The request checked and completed from the project's settings (admins only)."""
+    """The request completed from the project's settings (admins only; bounds were checked when it was made)."""
     require_admin(actor)
     project = get_project_or_raise(session, request.project)
     s = settings_of(project)
@@ -118,31 +126,15 @@ def resolve_augment(session: Session, actor: Actor, request: AugmentRequest) -> 
     if not model:
         raise Invalid(f"no model to paraphrase with: pass `--model NAME` or set `suggestion_model` of project "
                       f"`{project.name}`")
-    if not 1 <= request.paraphrases <= MAX_PARAPHRASES:
-        raise Invalid(f"`paraphrases` must be within 1..{MAX_PARAPHRASES} (rewordings per prompt), "
-                      f"got {request.paraphrases}")
-    if request.split is not None and request.split not in ("train", "valid", "test"):
-        raise Invalid(f"`split` must be train, valid or test, got `{request.split}`")
-    if request.limit is not None and request.limit < 1:
-        raise Invalid(f"`limit` must be at least 1, got {request.limit}")
-    if not 0.0 <= request.temperature <= 2.0 or not 1 <= request.max_tokens <= 65536:
-        raise Invalid("`temperature` must be within 0..2 and `max_tokens` within 1..65536")
-    concurrency = request.concurrency or s.generation_concurrency
-    if not 1 <= concurrency <= 256:
-        raise Invalid(f"`concurrency` must be within 1..256, got {concurrency}")
-    timeout = request.timeout or s.model_timeout_s
-    if timeout <= 0 or request.max_retries < 0:
-        raise Invalid("`timeout` must be positive and `max_retries` non-negative")
-    gen = GenerationConfig(project.name, project.id, request.paraphrases, (model,),
-                           {"temperature": request.temperature, "max_tokens": request.max_tokens}, None,
-                           request.limit, concurrency, float(timeout), request.max_retries)
-    return _Config(gen, request.split, s.dedup_prefix_chars if request.dedup_prefix else 0)
+    return _Config(project.name, project.id, model, request.paraphrases,
+                   {"temperature": request.temperature, "max_tokens": request.max_tokens}, request.split,
+                   s.dedup_prefix_chars if request.dedup_prefix else 0, resolve_run(request, s))
 
 
 def _sources(config: _Config):  # noqa: ANN202 - a select of (id, messages)
     child = aliased(Prompt)
     query = select(Prompt.id, Prompt.messages).where(
-        Prompt.project_id == config.gen.project_id,
+        Prompt.project_id == config.project_id,
         Prompt.source_prompt_id.is_(None),
         ~exists().where(child.source_prompt_id == Prompt.id),
     )
@@ -170,64 +162,53 @@ def _request_messages(n: int, text: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": INSTRUCTION.format(n=n)}, {"role": "user", "content": text}]
 
 
-class _AugmentRun(_Run):
+class _Augment:
+    """The engine's hooks for augmentation: plan the sources, ask for rewordings, store them as prompts."""
+
     stores = "paraphrases"
 
-    def __init__(self, actor: Actor, config: _Config, endpoint: Any, url: str | None, progress: Progress | None,
-                 total: int) -> None:
-        super().__init__(actor, config.gen, endpoint, url, progress, total)
-        self.aug = config
-        self.summary = AugmentSummary(config.gen.project, list(config.gen.models), config.gen.k,
-                                      prompts_planned=total)
+    def __init__(self, config: _Config) -> None:
+        self.config = config
 
-    def _pending(self, session: Session, after_id: int, size: int) -> list[PromptPlan]:
-        rows = session.execute(_sources(self.aug).where(Prompt.id > after_id).order_by(Prompt.id).limit(size)).all()
-        ask = (Ask(self.config.models[0], self.config.k, None),)
-        return [PromptPlan(pid, list(messages), 0, ask) for pid, messages in rows]
+    def pending(self, session: Session, after_id: int, size: int) -> list[_Source]:
+        rows = session.execute(_sources(self.config).where(Prompt.id > after_id).order_by(Prompt.id).limit(size))
+        return [_Source(pid, list(messages)) for pid, messages in rows]
 
-    async def _ask(self, plan: PromptPlan, ask: Ask) -> list[dict[str, Any]]:
-        turn = _last_user(plan.messages)
+    async def work(self, run: Runner, source: _Source) -> list[dict[str, Any]]:
+        turn = _last_user(source.messages)
         if turn is None:
-            raise _PromptFailed("no user turn with text to reword")
-        original = plan.messages[turn]["content"]
+            raise PromptFailed("no user turn with text to reword")
+        original, model, n = source.messages[turn]["content"], self.config.model, self.config.n
         lines: list[str] = []
         # A model may give fewer rewordings than asked: ask again for the rest, as generation tops up a
         # short `n`, until an answer brings nothing new (or a bounded number of requests).
-        for _attempt in range(ask.n + MAX_EXTRA_REQUESTS):
-            new = [line for line in await self._reword(ask, original, ask.n - len(lines)) if line not in lines]
+        for _attempt in range(n + MAX_EXTRA_REQUESTS):
+            answer = await run.complete(ChatRequest(model=model, messages=_request_messages(n - len(lines), original),
+                                                    n=1, **self.config.params))
+            got = parse_paraphrases(answer.choices[0].text, original) if answer.choices else []
+            new = [line for line in got if line not in lines]
             if not new:
                 break
             lines.extend(new)
-            if len(lines) >= ask.n:
+            if len(lines) >= n:
                 break
         if not lines:
-            raise _PromptFailed(f"`{ask.model}`: no rewording in the answer")
+            raise PromptFailed(f"`{model}`: no rewording in the answer")
         rows = []
-        for line in lines[: ask.n]:
-            messages = [*plan.messages[:turn], {**plan.messages[turn], "content": line}, *plan.messages[turn + 1:]]
+        for line in lines[:n]:
+            messages = [*source.messages[:turn], {**source.messages[turn], "content": line},
+                        *source.messages[turn + 1:]]
             normalized = normalize_text(messages)
             rows.append({"messages": messages, "content_hash": content_hash(normalized),
-                         "prefix_hash": prefix_hash(normalized, self.aug.prefix_chars),
-                         "meta": {"paraphrase_of": plan.prompt_id, "model": ask.model}})
+                         "prefix_hash": prefix_hash(normalized, self.config.prefix_chars),
+                         "meta": {"paraphrase_of": source.prompt_id, "model": model}})
         return rows
 
-    async def _reword(self, ask: Ask, original: str, n: int) -> list[str]:
-        """One request for `n` rewordings of `original`; the rewordings in its answer."""
-        body = {"model": ask.model, "messages": _request_messages(n, original), "n": 1, **self.config.params}
-        answer = await self._call(body)
-        got = _choices(answer, ask.model)
-        self.summary.requests += 1
-        usage = _usage(answer)
-        self.summary.prompt_tokens += usage.get("prompt_tokens", 0)
-        self.summary.completion_tokens += usage.get("completion_tokens", 0)
-        return parse_paraphrases(got[0][1], original) if got else []
-
-    def _store(self, session: Session, batch: list[_Result]) -> list[tuple[int, int, int]]:
-        return store_paraphrases(session, self.config.project_id, batch, self.aug.prefix_chars)
+    def store(self, session: Session, batch: list[Result]) -> Stored:
+        return store_paraphrases(session, self.config.project_id, batch, self.config.prefix_chars)
 
 
-def store_paraphrases(session: Session, project_id: int, batch: list[_Result],
-                      prefix_chars: int) -> list[tuple[int, int, int]]:
+def store_paraphrases(session: Session, project_id: int, batch: list[Result], prefix_chars: int) -> Stored:
     """Insert each source's new rewordings not already stored (content or prefix hash); (source, stored, dropped)."""
     sources = {p.id: p for p in session.scalars(select(Prompt).where(Prompt.id.in_([r.prompt_id for r in batch])))}
     chashes = {row["content_hash"] for r in batch for row in r.rows}
@@ -267,10 +248,13 @@ def store_paraphrases(session: Session, project_id: int, batch: list[_Result],
 
 def count_sources(session: Session, actor: Actor, request: AugmentRequest) -> int:
     """How many prompts a run would ask rewordings for (at most `limit`)."""
-    config = resolve_augment(session, actor, request)
+    return _count_sources(session, resolve_augment(session, actor, request))
+
+
+def _count_sources(session: Session, config: _Config) -> int:
     query = _sources(config).with_only_columns(Prompt.id)
-    if config.gen.limit:
-        query = query.limit(config.gen.limit)
+    if config.run.limit:
+        query = query.limit(config.run.limit)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
@@ -283,15 +267,15 @@ def run_augment(actor: Actor, request: AugmentRequest, *, url: str | None = None
     """
     require_admin(actor)
     with session_scope(url, write=False) as s:
-        config = resolve_augment(s, actor, request)
-        endpoint = resolve_endpoint(settings_of(get_project_or_raise(s, request.project)))
-        total = count_sources(s, actor, request)
-    run = _AugmentRun(actor, config, endpoint, url, progress, total)
-    summary = _run_coroutine(run.main())
-    assert isinstance(summary, AugmentSummary)
+        config = resolve_augment(s, actor, request)  # resolved once: the count and the run share it
+        backend = backend_for(settings_of(get_project_or_raise(s, request.project)), config.run)
+        total = _count_sources(s, config)
+    summary = AugmentSummary(config.project, [config.model], config.n, prompts_planned=total)
+    Runner(_Augment(config), backend, summary, concurrency=config.run.concurrency, limit=config.run.limit,
+           url=url, progress=progress).run()
     with session_scope(url) as s:
-        record_event(s, actor, "augment.run", "project", config.gen.project_id, model=config.gen.models[0],
-                     n=config.gen.k, prompts_done=summary.prompts_done, paraphrases=summary.candidates,
+        record_event(s, actor, "augment.run", "project", config.project_id, model=config.model,
+                     n=config.n, prompts_done=summary.prompts_done, paraphrases=summary.candidates,
                      duplicates=summary.duplicates, failed=summary.failed, aborted=summary.aborted)
     return summary
 

@@ -183,3 +183,11 @@ def refresh_actor(session: Session, user_id: int) -> Actor | None:
     if user is None or not user.active:
         return None
     return actor_for(user)
+
+
+def active_actor(session: Session, username: str) -> Actor:
+    """The Actor for the account a command acts as (`labeler --as NAME`); Forbidden when it is deactivated."""
+    user = get_user_or_raise(session, username)
+    if not user.active:
+        raise Forbidden(f"account `{user.username}` is deactivated")
+    return actor_for(user)

@@ -12,7 +12,7 @@ Design constraints:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -21,11 +21,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import Assignment, Candidate, Demonstration, Export, GoldTask, Prompt, Ranking, RankingItem, User
+from db.models import (
+    Assignment,
+    Candidate,
+    Demonstration,
+    Export,
+    GoldTask,
+    Project,
+    Prompt,
+    Ranking,
+    RankingItem,
+    User,
+)
 from exports import (
     FORMATS,
     DemonstrationRow,
     ExportError,
+    Format,
     InvalidExport,
     RankedItem,
     RankingRow,
@@ -49,7 +61,10 @@ CHUNK = 2000
 
 
 class ExportFilters(BaseModel):
-    """Which work goes into an export; empty lists mean "all"."""
+    """Which work goes into an export; empty lists mean "all"; `since` <= submitted_at < `until`.
+
+    Give the bounds through `date_filter`, which says what a day means (both days included).
+    """
 
     statuses: list[Literal["submitted", "accepted"]] = Field(default_factory=lambda: ["submitted", "accepted"])
     origins: list[Literal["human", "imported"]] = Field(default_factory=list)
@@ -89,30 +104,64 @@ class ExportSummary(BaseModel):
 Progress = Callable[[int], None]
 
 
-def export_dataset(
-    session: Session, actor: Actor, request: ExportRequest, progress: Progress | None = None
-) -> ExportSummary:
-    """Write one export (admins only); Invalid, and no file, when the output would be invalid."""
+def date_filter(value: str | date | datetime | None, option: str, *, until: bool = False) -> datetime | None:
+    """A `since` / `until` bound, with one meaning everywhere (CLI, app, services).
+
+    A day (`2026-12-01`, or a date) is a whole day and both ends include theirs: `since` starts at
+    its 00:00 UTC, `until` ends at the next day's 00:00 (so `--until 2026-12-01` keeps work of
+    1 December). A time (`2026-12-01T08:00`) is exact: `since` at or after it, `until` before it.
+    Times without a zone are UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = date.fromisoformat(value) if len(value.strip()) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid(f"{option}: expected a date like 2026-11-23 or 2026-11-23T08:00, got `{value}`") from None
+        value = parsed
+    if not isinstance(value, datetime):  # a whole day
+        start = datetime.combine(value, time.min, tzinfo=UTC)
+        return start + timedelta(days=1) if until else start
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _source_rows(session: Session, project_id: int, request: ExportRequest, source: str
+                 ) -> tuple[Callable[[], Iterator[Any]], dict[str, int] | None]:
+    """The rows a format reads, as a function that streams them anew at each call (the writer may pass
+    twice); with paraphrases, also the count of augmented records (complete after the last pass)."""
+    rows: Callable[[], Iterator[Any]]
+    if source == "rankings":
+        rows = lambda: ranking_rows(session, project_id, request.filters)  # noqa: E731
+    elif source == "prompts":
+        rows = lambda: prompt_rows(session, project_id, request.filters,  # noqa: E731
+                                   allow_overlap=request.allow_overlap)
+    elif source == "scope":
+        rows = lambda: scope_rows(session, project_id, request.filters.splits)  # noqa: E731
+    else:
+        rows = lambda: demonstration_rows(session, project_id, request.filters)  # noqa: E731
+    if request.include_paraphrases:
+        return _with_paraphrases(session, project_id, request, source, rows)
+    return rows, None
+
+
+def _format_of(session: Session, actor: Actor, request: ExportRequest) -> tuple[Project, Format, dict[str, Any]]:
+    """(project, format, options) of a request, checked (admins only)."""
     require_admin(actor)
     project = get_project_or_raise(session, request.project)
     if request.format not in FORMATS:
         raise Invalid(f"unknown export format `{request.format}`: expected one of {', '.join(FORMATS)}")
     fmt = get_format(request.format)
-    options = _options(request, fmt.options)
+    return project, fmt, _options(request, fmt.options)
+
+
+def export_dataset(
+    session: Session, actor: Actor, request: ExportRequest, progress: Progress | None = None
+) -> ExportSummary:
+    """Write one export (admins only); Invalid, and no file, when the output would be invalid."""
+    project, fmt, options = _format_of(session, actor, request)
     refuse_package_folder(request.out_dir)
-    rows: Callable[[], Iterator[Any]]
-    if fmt.source == "rankings":
-        rows = lambda: ranking_rows(session, project.id, request.filters)  # noqa: E731
-    elif fmt.source == "prompts":
-        rows = lambda: prompt_rows(session, project.id, request.filters,  # noqa: E731
-                                   allow_overlap=request.allow_overlap)
-    elif fmt.source == "scope":
-        rows = lambda: scope_rows(session, project.id, request.filters.splits)  # noqa: E731
-    else:
-        rows = lambda: demonstration_rows(session, project.id, request.filters)  # noqa: E731
-    augmented: dict[str, int] | None = None
-    if request.include_paraphrases:
-        rows, augmented = _with_paraphrases(session, project.id, request, fmt.source, rows)
+    rows, augmented = _source_rows(session, project.id, request, fmt.source)
     if fmt.name == "openai-legacy":  # markers must appear nowhere in the data: a first pass finds them
         options["separator"], options["stop"] = choose_legacy_markers(legacy_texts(rows()))
     filters = {"project": project.name, **request.filters.model_dump(mode="json")}
@@ -170,24 +219,12 @@ def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]
 
 def preview_export(session: Session, actor: Actor, request: ExportRequest, limit: int = 5) -> list[dict[str, Any]]:
     """The first records the export would write, without writing anything (admins only)."""
-    require_admin(actor)
-    project = get_project_or_raise(session, request.project)
-    if request.format not in FORMATS:
-        raise Invalid(f"unknown export format `{request.format}`: expected one of {', '.join(FORMATS)}")
-    fmt = get_format(request.format)
-    options = _options(request, fmt.options)
-    if fmt.source == "rankings":
-        rows: Iterator[Any] = ranking_rows(session, project.id, request.filters)
-    elif fmt.source == "prompts":
-        rows = prompt_rows(session, project.id, request.filters, allow_overlap=request.allow_overlap)
-    elif fmt.source == "scope":
-        rows = scope_rows(session, project.id, request.filters.splits)
-    else:
-        rows = demonstration_rows(session, project.id, request.filters)
+    project, fmt, options = _format_of(session, actor, request)
+    rows, _ = _source_rows(session, project.id, request, fmt.source)
     if fmt.name == "openai-legacy":
         options["separator"], options["stop"] = "\n\n###\n\n", " END"  # a preview needs no scan of the data
     try:
-        return list(islice(fmt.fn(rows, **options), limit))
+        return list(islice(fmt.fn(rows(), **options), limit))
     except ExportError as e:
         raise Invalid(str(e)) from None
 

@@ -5,125 +5,78 @@ Design constraints:
   (`exports.validate`) for the format the method trains on (supervised: `openai-chat`, or
   `sft-messages` whose lines pass OpenAI's chat rules; dpo: `openai-preference`), and still match
   the checksums its manifest recorded.
-- Network and database are separate steps: `prepare_finetune` only reads, `launch_finetune` and
-  `fetch_job_state` talk to the server without a session, `record_finetune_job` / `apply_job_state`
-  are short writes. The CLI and the app run them in separate transactions, so no write transaction
-  (SQLite has one writer) stays open while files upload or a server is slow. `create_finetune_job`,
-  `refresh_job` and `cancel_job` chain the steps for a caller that holds one session.
-- Keys are only touched by `labeler.services.llm`; the stored `base_url` has no credentials; every
-  text from the server or the SDK goes through `describe_api_error` / `redact` before it is shown,
-  stored or raised.
-- Retries are the SDK's own (`max_retries`: exponential backoff with jitter, Retry-After honoured)
-  for timeouts, 408, 409, 429 and 5xx; other failures are reported at once.
+- **Network outside a transaction, one way**: `start_finetune`, `refresh_finetune` and
+  `cancel_finetune` each read in a read session, talk to the server (`finetune_server`) with no
+  session open, then store the answer in one short write (`_outside_transaction`). The app and the
+  CLI call one of them per action, so no write transaction (SQLite has one writer) stays open while
+  files upload or a server is slow. The steps are public too (`prepare_finetune`, `record_finetune_job`,
+  `job_target`, `apply_job_state`, `mark_cancelled`) for callers that hold their own sessions.
+- Hyperparameter bounds are the shared types of `labeler.services.bounds`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
 
-import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Export, FinetuneJob, Project
 from exports import ExportError, Report, validate_file
 from labeler.errors import Invalid, LabelerError, NotFound
+from labeler.services import session_scope
 from labeler.services.actors import Actor, require_admin
+from labeler.services.bounds import BatchSize, Beta, Checked, Epochs, LearningRateMultiplier
 from labeler.services.events import record_event
-from labeler.services.llm import Endpoint, describe_api_error, redact, resolve_endpoint
+from labeler.services.finetune_server import (
+    MAX_EVENTS,
+    MAX_RETRIES,
+    MAX_WAIT,
+    POLL_INTERVAL,
+    TERMINAL,
+    TIMEOUT,
+    FinetunePlan,
+    JobState,
+    JobTarget,
+    LaunchedJob,
+    Progress,
+    cancel_on_server,
+    fetch_job_state,
+    launch_finetune,
+    public_url,
+)
+from labeler.services.llm import Endpoint, resolve_endpoint
 from labeler.services.projects import get_project_or_raise, settings_of
+
+__all__ = [  # the server side's names that callers of this service use
+    "MAX_EVENTS", "MAX_RETRIES", "TERMINAL", "FinetunePlan", "JobState", "JobTarget", "LaunchedJob", "public_url",
+]
 
 METHODS = ("supervised", "dpo")
 # The export formats each method trains on, and the rules their files are checked against.
 METHOD_FORMATS: dict[str, tuple[str, ...]] = {"supervised": ("openai-chat", "sft-messages"),
                                               "dpo": ("openai-preference",)}
 CHECK_AS = {"openai-chat": "openai-chat", "sft-messages": "openai-chat", "openai-preference": "openai-preference"}
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-MAX_EVENTS = 1000          # newest events kept per job (a long job logs one metrics event per step)
 MAX_SUFFIX = 64            # OpenAI's limit on `suffix`
-TIMEOUT = 120.0            # seconds per request (an upload of a large file needs more than a chat call)
-MAX_RETRIES = 3
-POLL_INTERVAL = 2.0
-MAX_WAIT = 30 * 60.0       # seconds to wait for the server to process the uploaded files
-
-Progress = Callable[[str], None]
+T = TypeVar("T")
+U = TypeVar("U")
+V = TypeVar("V")
 
 
-@dataclass(frozen=True)
-class FinetunePlan:
-    """A checked request: the export's files passed validation; nothing has been sent yet."""
+class Hyperparameters(Checked):
+    """What is sent; unset ones are left to the server (`auto`)."""
 
-    export_dir: Path
-    format: str
-    method: str
-    model: str
-    hyperparameters: dict[str, Any]
-    suffix: str | None
-    train: Path
-    valid: Path | None
-    counts: dict[str, int]
-    export_id: int | None
-    project_id: int | None
-    endpoint: Endpoint = field(repr=False)
-    reports: tuple[Report, ...] = ()
-
-    @property
-    def base_url(self) -> str:
-        """The server's address without credentials (what is stored and shown)."""
-        return public_url(self.endpoint.server)
-
-
-@dataclass(frozen=True)
-class LaunchedJob:
-    """What the server answered when the job was created."""
-
-    plan: FinetunePlan
-    provider_job_id: str
-    status: str
-    training_file_id: str
-    validation_file_id: str | None
-
-
-@dataclass(frozen=True)
-class JobTarget:
-    """A recorded job and the endpoint to reach it (for a network step without a session)."""
-
-    id: int
-    provider_job_id: str
-    status: str
-    endpoint: Endpoint = field(repr=False)
-
-
-@dataclass(frozen=True)
-class JobState:
-    """A job as the server reports it: status, resulting model, events and checkpoints."""
-
-    status: str
-    fine_tuned_model: str | None
-    error: str | None
-    trained_tokens: int | None
-    events: list[dict[str, Any]]
-    checkpoints: list[dict[str, Any]]
+    n_epochs: Epochs | None = None
+    batch_size: BatchSize | None = None
+    learning_rate_multiplier: LearningRateMultiplier | None = None
+    beta: Beta | None = None
 
 
 # -- checking the request ------------------------------------------------------------------------
-
-
-def public_url(url: str) -> str:
-    """`url` without user, password, query or fragment: safe to store and show."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _hyperparameters(method: str, epochs: int | None, beta: float | None, batch_size: int | None,
@@ -133,22 +86,8 @@ def _hyperparameters(method: str, epochs: int | None, beta: float | None, batch_
         raise Invalid(f"unknown fine-tuning method `{method}`: expected one of {', '.join(METHODS)}")
     if beta is not None and method != "dpo":
         raise Invalid("`beta` is a dpo hyperparameter: use it with `--method dpo`")
-    checks = {"n_epochs": (epochs, 1, 50), "batch_size": (batch_size, 1, 256)}
-    hp: dict[str, Any] = {}
-    for name, (value, low, high) in checks.items():
-        if value is not None:
-            if not low <= value <= high:
-                raise Invalid(f"`{name}` must be within {low}..{high}, got {value}")
-            hp[name] = value
-    if learning_rate_multiplier is not None:
-        if not 0 < learning_rate_multiplier <= 10:
-            raise Invalid(f"`learning_rate_multiplier` must be above 0 and at most 10, got {learning_rate_multiplier}")
-        hp["learning_rate_multiplier"] = learning_rate_multiplier
-    if beta is not None:
-        if not 0 < beta <= 2:
-            raise Invalid(f"`beta` must be above 0 and at most 2, got {beta}")
-        hp["beta"] = beta
-    return hp
+    return Hyperparameters(n_epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
+                           beta=beta).model_dump(exclude_none=True)
 
 
 def _manifest(export_dir: Path) -> dict[str, Any]:
@@ -261,174 +200,6 @@ def _project_of(session: Session, record: Export | None, manifest: dict[str, Any
     return None
 
 
-# -- talking to the server -----------------------------------------------------------------------
-
-
-def _client(endpoint: Endpoint, timeout: float, max_retries: int) -> openai.OpenAI:
-    return endpoint.client(timeout=timeout, max_retries=max_retries)
-
-
-def _call(doing: str, endpoint: Endpoint, fn: Callable[[], Any]) -> Any:
-    """Run one SDK call; its failures become a LabelerError saying what failed, with no key in it."""
-    where = public_url(endpoint.server)
-    try:
-        return fn()
-    except openai.NotFoundError as e:
-        raise NotFound(f"{doing} at {where}: {describe_api_error(e)}") from None
-    except (openai.BadRequestError, openai.AuthenticationError, openai.PermissionDeniedError,
-            openai.UnprocessableEntityError) as e:
-        raise Invalid(f"{doing} at {where}: {describe_api_error(e)}") from None
-    except openai.APIError as e:
-        raise LabelerError(f"{doing} at {where}: {describe_api_error(e)}") from None
-    except ValueError as e:  # the SDK parses JSON bodies itself: a malformed answer surfaces as JSONDecodeError
-        raise LabelerError(f"{doing} at {where}: malformed answer from the server: "
-                           f"{redact(type(e).__name__ + ': ' + str(e))}") from None
-
-
-def _text(obj: Any, name: str, doing: str, *, required: bool = True) -> str | None:
-    """A string field of an SDK object, checked (lenient parsing lets a malformed answer through)."""
-    value = getattr(obj, name, None)
-    if isinstance(value, str) and value:
-        return value
-    if required:
-        raise LabelerError(f"{doing}: malformed answer from the server: no `{name}` in {type(obj).__name__}")
-    return None
-
-
-def _upload(client: openai.OpenAI, endpoint: Endpoint, path: Path, label: str, progress: Progress) -> str:
-    size = path.stat().st_size
-    progress(f"uploading {label} ({size:,} bytes)")
-    with open(path, "rb") as fh:
-        obj = _call(f"uploading {path.name}", endpoint, lambda: client.files.create(
-            file=(f"{label}.jsonl", fh, "application/jsonl"), purpose="fine-tune"))
-    return str(_text(obj, "id", f"uploading {path.name}"))
-
-
-def _wait_processed(client: openai.OpenAI, endpoint: Endpoint, file_ids: dict[str, str], progress: Progress,
-                    poll_interval: float, max_wait: float) -> None:
-    """Poll each uploaded file until the server has processed it (bounded by `max_wait`)."""
-    deadline = time.monotonic() + max_wait
-    pending = dict(file_ids)
-    while pending:
-        for label, file_id in list(pending.items()):
-            obj = _call(f"checking file {file_id}", endpoint, lambda fid=file_id: client.files.retrieve(fid))
-            status = getattr(obj, "status", None)
-            if status in ("error", "failed", "deleted"):
-                details = redact(str(getattr(obj, "status_details", None) or "no details given"))
-                raise Invalid(f"the server could not process {label} (file {file_id}): {status}: {details}")
-            if status in (None, "processed"):  # some compatible servers report no status: ready on upload
-                del pending[label]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            names = ", ".join(f"{label} ({fid})" for label, fid in pending.items())
-            raise LabelerError(f"the server had not processed {names} after {max_wait:.0f} s; no job was created "
-                               "(the files stay uploaded; try again later)")
-        progress(f"waiting for the server to process {', '.join(pending)}")
-        time.sleep(poll_interval)
-
-
-def _method_payload(method: str, hp: dict[str, Any]) -> dict[str, Any]:
-    return {"type": method, method: {"hyperparameters": dict(hp)}}
-
-
-def launch_finetune(plan: FinetunePlan, progress: Progress | None = None, *, poll_interval: float = POLL_INTERVAL,
-                    max_wait: float = MAX_WAIT, timeout: float = TIMEOUT,
-                    max_retries: int = MAX_RETRIES) -> LaunchedJob:
-    """Upload the files, wait until they are processed, create the job (network only, no session)."""
-    say = progress or (lambda _message: None)
-    client = _client(plan.endpoint, timeout, max_retries)
-    stem = plan.export_dir.name
-    train_id = _upload(client, plan.endpoint, plan.train, f"{stem}-train", say)
-    valid_id = _upload(client, plan.endpoint, plan.valid, f"{stem}-valid", say) if plan.valid else None
-    waiting = {plan.train.name: train_id, **({plan.valid.name: valid_id} if plan.valid and valid_id else {})}
-    _wait_processed(client, plan.endpoint, waiting, say, poll_interval, max_wait)
-    say(f"creating the {plan.method} job on {plan.model}")
-    extra: dict[str, Any] = {"suffix": plan.suffix} if plan.suffix else {}
-    if valid_id:
-        extra["validation_file"] = valid_id
-    doing = "creating the fine-tuning job"
-    job = _call(doing, plan.endpoint, lambda: client.fine_tuning.jobs.create(
-        model=plan.model, training_file=train_id, method=_method_payload(plan.method, plan.hyperparameters),
-        **extra))
-    return LaunchedJob(plan=plan, provider_job_id=str(_text(job, "id", doing)),
-                       status=_text(job, "status", doing, required=False) or "created",
-                       training_file_id=train_id, validation_file_id=valid_id)
-
-
-def _event(obj: Any) -> dict[str, Any]:
-    return {"object": "fine_tuning.job.event", "id": str(getattr(obj, "id", "") or ""),
-            "created_at": _int(getattr(obj, "created_at", None)), "level": str(getattr(obj, "level", "info") or "info"),
-            "type": getattr(obj, "type", None) or "message", "message": redact(str(getattr(obj, "message", "") or "")),
-            "data": _plain(getattr(obj, "data", None))}
-
-
-def _checkpoint(obj: Any) -> dict[str, Any]:
-    metrics = getattr(obj, "metrics", None)
-    values = metrics.model_dump(exclude_none=True) if hasattr(metrics, "model_dump") else _plain(metrics)
-    values = values if isinstance(values, dict) else {}
-    return {"object": "fine_tuning.job.checkpoint", "id": str(getattr(obj, "id", "") or ""),
-            "created_at": _int(getattr(obj, "created_at", None)),
-            "step_number": _int(getattr(obj, "step_number", None)),
-            "fine_tuned_model_checkpoint": getattr(obj, "fine_tuned_model_checkpoint", None),
-            "metrics": {k: v for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy of a value from the server (numbers, strings, lists, objects)."""
-    try:
-        return json.loads(json.dumps(value, default=str))
-    except (TypeError, ValueError):
-        return None
-
-
-def _collect(pages: Iterable[Any], limit: int) -> list[Any]:
-    items = []
-    for item in pages:
-        items.append(item)
-        if len(items) >= limit:
-            break
-    return items
-
-
-def fetch_job_state(endpoint: Endpoint, provider_job_id: str, *, timeout: float = 60.0,
-                    max_retries: int = MAX_RETRIES) -> JobState:
-    """The job's status, events (newest MAX_EVENTS) and checkpoints from the server (network only)."""
-    client = _client(endpoint, timeout, max_retries)
-    doing = f"reading fine-tuning job {provider_job_id}"
-    job = _call(doing, endpoint, lambda: client.fine_tuning.jobs.retrieve(provider_job_id))
-    status = str(_text(job, "status", doing))
-    events = _optional(doing + " events", endpoint, lambda: _collect(
-        client.fine_tuning.jobs.list_events(provider_job_id, limit=100), MAX_EVENTS))
-    checkpoints = _optional(doing + " checkpoints", endpoint, lambda: _collect(
-        client.fine_tuning.jobs.checkpoints.list(provider_job_id, limit=100), MAX_EVENTS))
-    error = getattr(job, "error", None)
-    message = None
-    if error is not None and getattr(error, "message", None):
-        code = getattr(error, "code", None)
-        message = redact(f"{code}: {error.message}" if code else str(error.message))
-    tokens = getattr(job, "trained_tokens", None)
-    return JobState(
-        status=status, fine_tuned_model=_text(job, "fine_tuned_model", doing, required=False), error=message,
-        trained_tokens=tokens if isinstance(tokens, int) else None,
-        # Servers list events newest first; reversed, then a stable sort keeps same-second events in order.
-        events=sorted((_event(e) for e in reversed(events)), key=lambda e: e["created_at"] or 0),
-        checkpoints=sorted((_checkpoint(c) for c in checkpoints), key=lambda c: c["step_number"] or 0),
-    )
-
-
-def _optional(doing: str, endpoint: Endpoint, fn: Callable[[], list[Any]]) -> list[Any]:
-    """A listing some compatible servers lack (404): empty then, other failures reported."""
-    try:
-        return _call(doing, endpoint, fn)
-    except NotFound:
-        return []
-
-
 # -- the store -----------------------------------------------------------------------------------
 
 
@@ -448,25 +219,6 @@ def record_finetune_job(session: Session, actor: Actor, launched: LaunchedJob) -
                  model=plan.model, method=plan.method, export=str(plan.export_dir), format=plan.format,
                  hyperparameters=plan.hyperparameters, server=plan.base_url)
     return job
-
-
-def create_finetune_job(
-    session: Session, actor: Actor, export_dir: str | Path, model: str, method: str = "supervised",
-    suffix: str | None = None, epochs: int | None = None, beta: float | None = None, *,
-    batch_size: int | None = None, learning_rate_multiplier: float | None = None,
-    progress: Progress | None = None, poll_interval: float = POLL_INTERVAL, max_wait: float = MAX_WAIT,
-    timeout: float = TIMEOUT, max_retries: int = MAX_RETRIES,
-) -> FinetuneJob:
-    """Validate an export, upload it, create the job and record it (admins only), in one session.
-
-    Edges that hold a write transaction should rather call `prepare_finetune` (read session),
-    `launch_finetune` (no session) and `record_finetune_job` (write session).
-    """
-    plan = prepare_finetune(session, actor, export_dir, model, method, suffix=suffix, epochs=epochs, beta=beta,
-                            batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier)
-    launched = launch_finetune(plan, progress, poll_interval=poll_interval, max_wait=max_wait, timeout=timeout,
-                               max_retries=max_retries)
-    return record_finetune_job(session, actor, launched)
 
 
 def get_job_or_raise(session: Session, ref: int | str) -> FinetuneJob:
@@ -523,24 +275,6 @@ def apply_job_state(session: Session, actor: Actor, job: FinetuneJob | int | str
     return row
 
 
-def refresh_job(session: Session, actor: Actor, job: FinetuneJob | int | str, *,
-                max_retries: int = MAX_RETRIES) -> FinetuneJob:
-    """Fetch a job's status, events and checkpoints from its server and store them (admins only)."""
-    target = job_target(session, actor, job)
-    state = fetch_job_state(target.endpoint, target.provider_job_id, max_retries=max_retries)
-    return apply_job_state(session, actor, target.id, state)
-
-
-def cancel_on_server(target: JobTarget, *, max_retries: int = MAX_RETRIES) -> str:
-    """Ask the server to cancel a job; the status it answers (network only)."""
-    if target.status in TERMINAL:
-        raise Invalid(f"fine-tuning job {target.id} ({target.provider_job_id}) has already {target.status}")
-    client = _client(target.endpoint, 60.0, max_retries)
-    doing = f"cancelling fine-tuning job {target.provider_job_id}"
-    answer = _call(doing, target.endpoint, lambda: client.fine_tuning.jobs.cancel(target.provider_job_id))
-    return _text(answer, "status", doing, required=False) or "cancelled"
-
-
 def mark_cancelled(session: Session, actor: Actor, job: FinetuneJob | int | str, status: str) -> FinetuneJob:
     """Store the status a cancel request answered (admins only)."""
     require_admin(actor)
@@ -552,13 +286,6 @@ def mark_cancelled(session: Session, actor: Actor, job: FinetuneJob | int | str,
     return row
 
 
-def cancel_job(session: Session, actor: Actor, job: FinetuneJob | int | str, *,
-               max_retries: int = MAX_RETRIES) -> FinetuneJob:
-    """Cancel a job on its server and record it (admins only)."""
-    target = job_target(session, actor, job)
-    return mark_cancelled(session, actor, target.id, cancel_on_server(target, max_retries=max_retries))
-
-
 def list_jobs(session: Session, actor: Actor, project: str | None = None) -> list[FinetuneJob]:
     """Recorded fine-tuning jobs, newest first (admins only)."""
     require_admin(actor)
@@ -566,6 +293,61 @@ def list_jobs(session: Session, actor: Actor, project: str | None = None) -> lis
     if project:
         query = query.where(FinetuneJob.project_id == get_project_or_raise(session, project).id)
     return list(session.scalars(query))
+
+
+# -- the sequences: network outside a transaction -------------------------------------------------
+
+
+def _outside_transaction(read: Callable[[Session], T], network: Callable[[T], U],
+                         write: Callable[[Session, T, U], V], url: str | None) -> V:
+    """Read in a read session, call the server with no session open, store the answer in one short write."""
+    with session_scope(url, write=False) as s:
+        found = read(s)
+    answer = network(found)
+    with session_scope(url) as s:
+        return write(s, found, answer)
+
+
+def start_finetune(
+    actor: Actor, export_dir: str | Path, model: str, method: str = "supervised", *, suffix: str | None = None,
+    epochs: int | None = None, beta: float | None = None, batch_size: int | None = None,
+    learning_rate_multiplier: float | None = None, progress: Progress | None = None, url: str | None = None,
+    poll_interval: float = POLL_INTERVAL, max_wait: float = MAX_WAIT, timeout: float = TIMEOUT,
+    max_retries: int = MAX_RETRIES,
+) -> FinetuneJob:
+    """Validate an export, upload it, create the job on the server and record it (admins only)."""
+
+    def record(session: Session, plan: FinetunePlan, launched: LaunchedJob) -> FinetuneJob:
+        try:
+            return record_finetune_job(session, actor, launched)
+        except LabelerError as e:
+            raise LabelerError(f"job {launched.provider_job_id} was created on {plan.base_url} but could "
+                               f"not be recorded: {e}") from None
+
+    return _outside_transaction(
+        lambda s: prepare_finetune(s, actor, export_dir, model, method, suffix=suffix, epochs=epochs, beta=beta,
+                                   batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier),
+        lambda plan: launch_finetune(plan, progress, poll_interval=poll_interval, max_wait=max_wait,
+                                     timeout=timeout, max_retries=max_retries),
+        record, url)
+
+
+def refresh_finetune(actor: Actor, job: int | str, *, url: str | None = None,
+                     max_retries: int = MAX_RETRIES) -> FinetuneJob:
+    """Fetch a job's status, events and checkpoints from its server and store them (admins only)."""
+    return _outside_transaction(
+        lambda s: job_target(s, actor, job),
+        lambda target: fetch_job_state(target.endpoint, target.provider_job_id, max_retries=max_retries),
+        lambda s, target, state: apply_job_state(s, actor, target.id, state), url)
+
+
+def cancel_finetune(actor: Actor, job: int | str, *, url: str | None = None,
+                    max_retries: int = MAX_RETRIES) -> FinetuneJob:
+    """Cancel a job that has not finished, on its server, and record it (admins only)."""
+    return _outside_transaction(
+        lambda s: job_target(s, actor, job),
+        lambda target: cancel_on_server(target, max_retries=max_retries),
+        lambda s, target, status: mark_cancelled(s, actor, target.id, status), url)
 
 
 # -- presenting ----------------------------------------------------------------------------------

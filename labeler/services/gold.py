@@ -41,7 +41,15 @@ from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin, require_role
 from labeler.services.auth import get_user_or_raise
 from labeler.services.events import record_event
-from labeler.services.projects import ProjectSettings, get_project_for, get_project_or_raise, settings_of
+from labeler.services.projects import (
+    ProjectSettings,
+    get_project_for,
+    get_project_or_raise,
+    membership,
+    prompt_preview,
+    settings_of,
+)
+from labeler.services.submissions import check_turns, rank_inconsistency
 
 GOLD_RNG = random.Random()  # draws the gold checks; tests seed it (GOLD_RNG.seed(1)) for a fixed sequence
 MIN_SLIPPING_RESULTS = 5
@@ -88,21 +96,6 @@ def expected_ranks(gold: GoldTask) -> dict[int, int]:
 
 # ---------------------------------------------------------------------------------------------
 # The queue's side: the gate, the next gold task, results
-
-
-def membership(session: Session, project_id: int, user_id: int | None) -> Membership | None:
-    """The user's membership of the project, if any."""
-    if user_id is None:
-        return None
-    return session.scalar(select(Membership).where(Membership.project_id == project_id,
-                                                   Membership.user_id == user_id))
-
-
-def require_not_paused(actor: Actor, project: Project, member: Membership | None) -> None:
-    """Forbidden when the actor is paused on the project."""
-    if member is not None and member.paused:
-        raise Forbidden(f"`{actor.username}` is paused on project `{project.name}`: an admin paused your work "
-                        "here; ask them to resume it")
 
 
 def gold_gate(session: Session, actor: Actor, project: Project, settings: ProjectSettings,
@@ -262,8 +255,6 @@ def mark_gold(session: Session, actor: Actor, project_name: str, prompt_id: int,
     else:
         if ranks is not None or not turns:
             raise Invalid("a gold demonstration needs the exemplary turns, and no ranks")
-        from labeler.services.labeling import check_turns  # labeling imports this module
-
         expected = {"turns": check_turns(turns, final=True)}
     gold = session.scalar(select(GoldTask).where(GoldTask.prompt_id == prompt_id, GoldTask.kind == kind))
     if gold is None:
@@ -289,11 +280,10 @@ def _check_gold_ranks(session: Session, prompt_id: int, ranks: Mapping[int | str
         raise Invalid(f"gold ranks: candidate(s) {', '.join(f'`{c}`' for c in unknown)} are not replies to prompt "
                       f"`{prompt_id}` (its candidates: {', '.join(f'`{c}`' for c in sorted(known)) or 'none'})")
     values = list(parsed.values())
-    for cid, rank in sorted(parsed.items()):
-        better = sum(1 for r in values if r < rank)
-        if rank != better + 1:
-            raise Invalid(f"gold ranks: candidate `{cid}` has rank {rank}, but {better} candidate(s) rank better, "
-                          f"so its rank must be {better + 1} (ranks start at 1; after a tie the next rank skips)")
+    if wrong := rank_inconsistency(dict(sorted(parsed.items()))):
+        cid, rank, better = wrong
+        raise Invalid(f"gold ranks: candidate `{cid}` has rank {rank}, but {better} candidate(s) rank better, "
+                      f"so its rank must be {better + 1} (ranks start at 1; after a tie the next rank skips)")
     if not settings.ties_allowed and len(set(values)) < len(values):
         raise Invalid("gold ranks: this project does not allow ties, so the expected ranking cannot have any")
     return {str(cid): rank for cid, rank in sorted(parsed.items())}
@@ -343,13 +333,6 @@ def _infos(session: Session, project_id: int, gold_id: int | None = None) -> lis
                             expected=dict(gold.expected), created_by=creator, created_at=gold.created_at,
                             results=n, mean_score=mean))
     return out
-
-
-def prompt_preview(messages: list[Any] | None, chars: int = 120) -> str:
-    """The start of a conversation's last user turn, on one line."""
-    users = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
-    text = " ".join(str(users[-1].get("content", "")).split()) if users else ""
-    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Design constraints:
 - Drafts: one draft `Demonstration` row per lease, saved as the labeler types; saving renews the
   lease, and text is never refused for being late (an expired lease keeps its draft, readable
   through `load_draft`). Seconds spent accumulate across drafts and the submit.
+- The rules of what may be submitted are in `labeler.services.submissions`; this module applies them
+  to the actor's leases and stores the result.
 - Ranks use **standard competition ranking** ("1224"): tied candidates share a rank and the next
   rank skips, so a rank always equals 1 + the number of candidates ranked better (1, 1, 3 is valid;
   dense 1, 1, 2 is refused with a message saying so).
@@ -14,13 +16,11 @@ Design constraints:
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
@@ -30,9 +30,8 @@ from labeler.errors import Conflict, Invalid
 from labeler.services.actors import Actor
 from labeler.services.events import record_event
 from labeler.services.gold import gold_result_submitted, score_ranking_result
-from labeler.services.projects import ProjectSettings, get_project_for, settings_of
+from labeler.services.projects import get_project_for, settings_of
 from labeler.services.queue import (
-    LABELS,
     counter_column,
     own_assignment,
     own_assignment_and_project,
@@ -40,61 +39,19 @@ from labeler.services.queue import (
     require_open,
     require_worker,
 )
+from labeler.services.submissions import (  # noqa: F401 - the submission models are part of this API
+    ItemSubmission,
+    RankingSubmission,
+    check_ranking,
+    check_seconds,
+    check_turns,
+)
 
-MAX_TURNS = 64
-MAX_TURN_CHARS = 100_000
-MAX_COMMENT_CHARS = 10_000
 DONE_STATUSES = ("submitted", "accepted", "rejected")  # work the labeler did, whatever the review said
 
 
 # ---------------------------------------------------------------------------------------------
 # Demonstrations
-
-
-def _check_seconds(seconds: float) -> float:
-    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
-        raise Invalid(f"`seconds_spent` must be a non-negative number, got {seconds!r}")
-    return float(seconds)
-
-
-def check_turns(turns: Any, *, final: bool) -> list[dict]:
-    """The turns written after the prompt, checked; `final` applies the submit rules.
-
-    Drafts only need the shape ({role, content} with role user or assistant). A submission must
-    alternate assistant, user, assistant, ... (multi-turn: the labeler plays both sides), end with
-    an assistant turn, and have no empty turn.
-    """
-    if not isinstance(turns, list):
-        raise Invalid(f"`turns`: expected a list of {{role, content}}, got {type(turns).__name__}")
-    if len(turns) > MAX_TURNS:
-        raise Invalid(f"`turns`: at most {MAX_TURNS} turns, got {len(turns)}")
-    if final and not turns:
-        raise Invalid("the demonstration is empty: write the assistant reply (turn 1)")
-    out = []
-    for i, turn in enumerate(turns, 1):
-        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) or not isinstance(
-            turn.get("content"), str
-        ):
-            raise Invalid(f"turn {i}: expected {{role, content}} with text values")
-        role, content = turn["role"], turn["content"]
-        if role not in ("user", "assistant"):
-            raise Invalid(f"turn {i}: role `{role}` is not allowed: expected `user` or `assistant`")
-        if len(content) > MAX_TURN_CHARS:
-            raise Invalid(f"turn {i} (`{role}`): too long, at most {MAX_TURN_CHARS:,} characters")
-        if final:
-            expected = "assistant" if i % 2 else "user"
-            if role != expected:
-                raise Invalid(
-                    f"turn {i}: expected a `{expected}` turn, got `{role}` "
-                    "(after the prompt, turns alternate assistant, user, assistant, ...)"
-                )
-            content = content.strip()
-            if not content:
-                raise Invalid(f"turn {i} (`{role}`): the text is empty")
-        out.append({"role": role, "content": content})
-    if final and out[-1]["role"] != "assistant":
-        raise Invalid(f"turn {len(out)}: the demonstration must end with an assistant turn, not a `user` turn")
-    return out
 
 
 def _demonstration_lease(session: Session, actor: Actor, assignment_id: int) -> tuple[Assignment, Project]:
@@ -108,7 +65,7 @@ def save_draft(
     session: Session, actor: Actor, assignment_id: int, turns: list[dict], seconds_spent: float = 0.0
 ) -> None:
     """Store the labeler's unfinished turns for their lease (and renew the lease)."""
-    seconds = _check_seconds(seconds_spent)
+    seconds = check_seconds(seconds_spent)
     assignment, project = _demonstration_lease(session, actor, assignment_id)
     if assignment.status == "completed":
         raise Conflict(f"task `{assignment_id}` was already submitted: its draft can no longer change")
@@ -148,7 +105,7 @@ def submit_demonstration(
     seconds_spent: float = 0.0,
 ) -> int:
     """Store the demonstration of the actor's lease; the same id again for a repeated submit."""
-    seconds = _check_seconds(seconds_spent)
+    seconds = check_seconds(seconds_spent)
     assignment, project = _demonstration_lease(session, actor, assignment_id)
     existing = session.scalar(select(Demonstration).where(Demonstration.assignment_id == assignment.id))
     if assignment.status == "completed" and existing is not None:
@@ -181,78 +138,6 @@ def submit_demonstration(
 # Rankings
 
 
-class ItemSubmission(BaseModel):
-    """One candidate's rank (1 = best; equal = tie), Likert score and flags."""
-
-    candidate_id: int
-    rank: int | None = None
-    likert: int | None = None
-    flags: list[str] = []
-
-
-class RankingSubmission(BaseModel):
-    """A whole ranking as the page sends it."""
-
-    items: list[ItemSubmission]
-    none_acceptable: bool = False
-    comment: str = ""
-    seconds_spent: float = 0.0
-
-
-def check_ranking(sub: RankingSubmission, shown: list[int], settings: ProjectSettings) -> None:
-    """Raise Invalid, naming the candidate by its label, unless `sub` is a consistent ranking of `shown`."""
-    label = {cid: LABELS[i] for i, cid in enumerate(shown)}
-    k = len(shown)
-    seen: set[int] = set()
-    for item in sub.items:
-        if item.candidate_id not in label:
-            raise Invalid(f"candidate `{item.candidate_id}` was not shown in this task "
-                          f"(shown: {', '.join(f'{label[c]}=`{c}`' for c in shown)})")
-        if item.candidate_id in seen:
-            raise Invalid(f"candidate {label[item.candidate_id]} appears twice in the submission")
-        seen.add(item.candidate_id)
-    if missing := [label[c] for c in shown if c not in seen]:
-        raise Invalid(f"candidate {', '.join(missing)} missing from the submission: "
-                      "every shown candidate needs an entry")
-    by_label = sorted(sub.items, key=lambda it: label[it.candidate_id])
-    ranks = [it.rank for it in by_label]
-    if not (sub.none_acceptable and all(r is None for r in ranks)):
-        _check_ranks(by_label, label, k, settings)
-    allowed = set(settings.flags)
-    for item in by_label:
-        name = label[item.candidate_id]
-        if item.likert is not None and not 1 <= item.likert <= settings.likert_points:
-            raise Invalid(f"candidate {name}: Likert score {item.likert} is outside 1..{settings.likert_points}")
-        for flag in item.flags:
-            if flag not in allowed:
-                raise Invalid(f"candidate {name}: unknown flag `{flag}` (this project's flags: "
-                              f"{', '.join(settings.flags) or 'none'})")
-    if len(sub.comment) > MAX_COMMENT_CHARS:
-        raise Invalid(f"`comment`: too long, at most {MAX_COMMENT_CHARS:,} characters")
-
-
-def _check_ranks(items: list[ItemSubmission], label: dict[int, str], k: int, settings: ProjectSettings) -> None:
-    for item in items:
-        name = label[item.candidate_id]
-        if item.rank is None:
-            raise Invalid(f"candidate {name} has no rank: rank every candidate 1..{k}, or mark none acceptable")
-        if not 1 <= item.rank <= k:
-            raise Invalid(f"candidate {name}: rank {item.rank} is outside 1..{k}")
-    ranks = [it.rank for it in items]
-    if not settings.ties_allowed and len(set(ranks)) < len(ranks):
-        rank = next(r for r in ranks if ranks.count(r) > 1)
-        tied = " and ".join(label[it.candidate_id] for it in items if it.rank == rank)
-        raise Invalid(f"candidates {tied} share rank {rank}, but this project does not allow ties")
-    for item in items:
-        better = sum(1 for r in ranks if r < item.rank)  # type: ignore[operator]
-        if item.rank != better + 1:
-            raise Invalid(
-                f"candidate {label[item.candidate_id]}: rank {item.rank} is inconsistent: {better} "
-                f"candidate(s) rank better, so its rank must be {better + 1} (ranks start at 1; after a tie "
-                "the next rank skips, e.g. 1, 1, 3, not 1, 1, 2)"
-            )
-
-
 def submit_ranking(session: Session, actor: Actor, assignment_id: int, submission: RankingSubmission) -> int:
     """Store the ranking of the actor's lease; the same id again for a repeated submit."""
     if isinstance(submission, dict):
@@ -260,7 +145,7 @@ def submit_ranking(session: Session, actor: Actor, assignment_id: int, submissio
             submission = RankingSubmission.model_validate(submission)
         except ValidationError as e:
             raise Invalid(f"invalid ranking submission: {e.errors()[0]['msg']}") from None
-    seconds = _check_seconds(submission.seconds_spent)
+    seconds = check_seconds(submission.seconds_spent)
     assignment, project = own_assignment_and_project(session, actor, assignment_id, lock=True)
     if assignment.kind != "ranking":
         raise Invalid(f"task `{assignment_id}` is a `{assignment.kind}` task, not a ranking")

@@ -18,6 +18,7 @@ from db.models import Membership, Project, User
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import get_user_or_raise
+from labeler.services.bounds import CandidatesK, Concurrency, MaxTokens, Seed, Temperature, TimeoutS, TopP
 from labeler.services.events import record_event
 
 # InstructGPT's per-output metadata (Ouyang et al. 2022, table 3), as short slugs.
@@ -60,16 +61,17 @@ class ProjectSettings(BaseModel):
     model_base_url: str | None = Field(default=None, description="OpenAI-compatible server; None = OPENAI_BASE_URL")
     model_api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
     generation_models: list[str] = Field(default_factory=list, description="models candidates are sampled from")
-    generation_k: int | None = Field(default=None, ge=1, le=9, description="candidates per prompt; None = k_max")
-    generation_temperature: float = Field(default=1.0, ge=0.0, le=2.0)
-    generation_top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    generation_max_tokens: int = Field(default=512, ge=1, le=65536)
-    generation_seed: int | None = Field(default=0, ge=0, description="base seed sent with requests; None = none")
-    generation_concurrency: int = Field(default=8, ge=1, le=256, description="requests in flight at once")
-    model_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0, description="per request, before retries")
+    # Bounds are the shared types of labeler.services.bounds: a request is held to the same ones.
+    generation_k: CandidatesK | None = Field(default=None, description="candidates per prompt; None = k_max")
+    generation_temperature: Temperature = 1.0
+    generation_top_p: TopP = 1.0
+    generation_max_tokens: MaxTokens = 512
+    generation_seed: Seed | None = Field(default=0, description="base seed sent with requests; None = none")
+    generation_concurrency: Concurrency = 8
+    model_timeout_s: TimeoutS = 60.0
     suggestion_model: str | None = Field(default=None, description="drafts replies on the Demonstrate page")
-    suggestion_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    suggestion_max_tokens: int = Field(default=1024, ge=1, le=65536)
+    suggestion_temperature: Temperature = 0.7
+    suggestion_max_tokens: MaxTokens = 1024
 
     @field_validator("model_api_key_env")
     @classmethod
@@ -301,3 +303,25 @@ def list_members(session: Session, actor: Actor, project_name: str) -> list[User
         .order_by(User.username)
     )
     return list(session.scalars(query))
+
+
+def membership(session: Session, project_id: int, user_id: int | None) -> Membership | None:
+    """The user's membership of the project, if any."""
+    if user_id is None:
+        return None
+    return session.scalar(select(Membership).where(Membership.project_id == project_id,
+                                                   Membership.user_id == user_id))
+
+
+def require_not_paused(actor: Actor, project: Project, member: Membership | None) -> None:
+    """Forbidden when the actor is paused on the project."""
+    if member is not None and member.paused:
+        raise Forbidden(f"`{actor.username}` is paused on project `{project.name}`: an admin paused your work "
+                        "here; ask them to resume it")
+
+
+def prompt_preview(messages: list[Any] | None, chars: int = 120) -> str:
+    """The start of a conversation's last user turn, on one line."""
+    users = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    text = " ".join(str(users[-1].get("content", "")).split()) if users else ""
+    return text if len(text) <= chars else text[: chars - 1] + "…"

@@ -1,7 +1,7 @@
 """Agreement and consensus: `labeler quality`, the admin console's labelers and quality pages.
 
 Design constraints:
-- The figures are the pure ones of `exports.agreement` (definitions there and in the README's
+- The figures are the pure ones of `analytics.agreement` (definitions there and in the README's
   "Quality metrics"); the consensus is `exports.aggregate.consensus`, the export's consensus mode,
   so the report and a consensus export agree.
 - Memory stays bounded: rankings and their items are one streamed query ordered by prompt, grouped
@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from analytics.agreement import PairCounts, Rate  # noqa: F401 - Rate: the pages name it through this service
+from analytics.tally import AgreementTally
 from db.models import Assignment, Demonstration, Membership, Project, Prompt, Ranking, RankingItem, User
-from exports.aggregate import consensus
-from exports.agreement import AgreementTally, PairCounts, Rate
 from exports.rows import RankedItem, RankingRow, timestamp
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role
@@ -272,20 +272,6 @@ def _charts(scan: _Scan) -> QualityCharts:
         flags=dict(sorted(scan.flags.items(), key=lambda kv: (-kv[1], kv[0]))),
         position={p: (rate.hits, rate.total) for p, rate in t.position.by_position().items()},
     )
-
-
-def consensus_rankings(
-    session: Session, actor: Actor, project_name: str, origins: tuple[str, ...] = ("human",)
-) -> Iterator[RankingRow]:
-    """One consensus per prompt (`exports.aggregate.consensus`) of its counted rankings of these origins.
-
-    The same rankings and function as `labeler export --aggregate consensus --status submitted,accepted
-    --source ...`, so ranks and `agreement` match the export's. Rows carry no texts (candidate ids
-    only). Streams: consume it inside the session.
-    """
-    project = _project(session, actor, project_name)  # checked now, not at the first row
-    return (consensus(chosen) for group in _prompt_groups(session, project.id)
-            if (chosen := [row for origin, _source, row in group if origin in origins]))
 
 
 # ---------------------------------------------------------------------------------------------

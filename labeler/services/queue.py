@@ -63,10 +63,10 @@ from db.models import (
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_role
 from labeler.services.events import record_event
-from labeler.services.gold import expected_ranks, gold_gate, next_gold, require_not_paused
-from labeler.services.projects import ProjectSettings, settings_of
+from labeler.services.gold import expected_ranks, gold_gate, next_gold
+from labeler.services.projects import ProjectSettings, require_not_paused, settings_of
+from labeler.services.submissions import LABELS
 
-LABELS = "ABCDEFGHI"
 WORKER_ROLES = ("labeler", "reviewer", "admin")
 RECLAIM_BATCH = 500  # expired leases reclaimed per next_task call: bounds the call's latency
 _rng = random.SystemRandom()

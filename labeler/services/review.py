@@ -43,10 +43,10 @@ from db.models import (
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_role
 from labeler.services.events import record_event
-from labeler.services.gold import prompt_preview, score_reviewed_result
-from labeler.services.labeling import check_turns
-from labeler.services.projects import get_project_for, is_member
-from labeler.services.queue import LABELS, release_label, require_worker
+from labeler.services.gold import score_reviewed_result
+from labeler.services.projects import get_project_for, is_member, prompt_preview
+from labeler.services.queue import release_label, require_worker
+from labeler.services.submissions import LABELS, check_turns
 
 REVIEWER_ROLES = ("reviewer", "admin")
 MAX_REASON_CHARS = 2000

@@ -35,8 +35,13 @@ from exports.classification import ScopeRow
 from labeler.errors import Invalid, NotFound
 from labeler.services.actors import Actor, require_admin, require_role
 from labeler.services.events import record_event
-from labeler.services.gold import prompt_preview
-from labeler.services.projects import ProjectSettings, get_project_for, get_project_or_raise, settings_of
+from labeler.services.projects import (
+    ProjectSettings,
+    get_project_for,
+    get_project_or_raise,
+    prompt_preview,
+    settings_of,
+)
 from labeler.services.queue import own_assignment_and_project, require_open
 
 BULK_CHUNK = 500  # prompts labelled per round trip in a bulk change

@@ -8,10 +8,11 @@ from streamlit.testing.v1 import AppTest
 from labeler.errors import NotFound
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
-from labeler.services.finetune import create_finetune_job, get_job_or_raise
+from labeler.services.finetune import get_job_or_raise
 from tests.app.conftest import VIEWS, app_as, errors, successes
 from tests.factories import make_user
 from tests.fake_openai import finetune as fake
+from tests.services.finetune_steps import create_finetune_job
 from tests.services.test_finetune import make_chat_export
 
 

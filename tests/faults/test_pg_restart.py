@@ -20,7 +20,6 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from db.models import Assignment, Demonstration, Ranking
-from db.pgserver import PostgresServer
 from labeler.app import deps
 from labeler.cli import app as cli_app
 from labeler.errors import Conflict, LabelerError, Unavailable
@@ -32,6 +31,7 @@ from tests.app.conftest import app_as, errors, new_app
 from tests.app.data import make_task_project
 from tests.conftest import postgres_or_skip
 from tests.factories import make_project, make_user
+from tests.pgserver import PostgresServer
 from tests.services.queue_data import add_prompts, audit_counters, cheap_passwords  # noqa: F401 - autouse fixture
 
 PASSWORD = "not-a-real-secret-7f3a"  # in the URL: it must never appear in an error (trust auth ignores it)

@@ -36,7 +36,7 @@ LABELER_ALLOWED = {
     "labeling.my_work": "the labeler's own counts and drafts",
     "review.my_rejections": "the labeler's own rejected work with reasons",
     "gold.my_qualification": "the labeler's own qualification state",
-    "generate.suggestion_model_for": "which model drafts suggestions in the labeler's own project (no key in it)",
+    "suggest.suggestion_model_for": "which model drafts suggestions in the labeler's own project (no key in it)",
     # paraphrase review is open to labelers by design (issue 7 augmentation, labeler/services/augment.py)
     "augment.list_paraphrases": "paraphrases waiting for review in a project (role-checked in the service)",
     "augment.review_paraphrase": "keep or reject a paraphrase (role-checked in the service)",
@@ -160,7 +160,7 @@ def test_the_allowed_services_work_for_a_member_and_refuse_a_non_member(world: d
     me: Actor = world["me"]
     outsider = make_user("outsider")
     for name in ("projects.get_project_for", "stats.project_stats", "queue.next_task", "labeling.my_work",
-                 "review.my_rejections", "gold.my_qualification", "generate.suggestion_model_for"):
+                 "review.my_rejections", "gold.my_qualification", "suggest.suggestion_model_for"):
         fn = dict(SERVICES)[name]
         kwargs = _arguments(fn, world)
         with session_scope() as s:

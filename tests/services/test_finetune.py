@@ -19,8 +19,6 @@ from labeler.services.actors import OPERATOR
 from labeler.services.export import ExportRequest, export_dataset
 from labeler.services.finetune import (
     MAX_RETRIES,
-    cancel_job,
-    create_finetune_job,
     get_job_or_raise,
     job_checkpoints,
     job_events,
@@ -28,13 +26,13 @@ from labeler.services.finetune import (
     list_jobs,
     loss_curve,
     public_url,
-    refresh_job,
 )
 from labeler.services.ingest import ImportOptions, import_file
 from tests.conftest import SHARED_DATA
 from tests.factories import make_project, make_user
 from tests.fake_openai import FakeOpenAI
 from tests.fake_openai import finetune as fake
+from tests.services.finetune_steps import cancel_job, create_finetune_job, refresh_job
 
 DPO_SAMPLE = SHARED_DATA / "azure-foundry-dpo" / "orca_dpo_pairs_validation.jsonl"
 FAST = {"retry-after-ms": "1"}  # the SDK honours Retry-After: retries without the backoff's wait

@@ -9,10 +9,10 @@ import pytest
 from db.models import Demonstration
 from labeler.errors import Conflict, Forbidden, Invalid
 from labeler.services import session_scope
-from labeler.services.generate import suggest_reply, suggestion_model_for
 from labeler.services.labeling import submit_demonstration
 from labeler.services.llm import ModelError
 from labeler.services.queue import next_task
+from labeler.services.suggest import suggest_reply, suggestion_model_for
 from tests.factories import make_project, make_user
 from tests.services.queue_data import add_prompts
 

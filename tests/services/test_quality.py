@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
+from analytics.agreement import Rate
 from db.base import utcnow
 from db.models import Candidate, Demonstration, Prompt, Ranking, RankingItem
-from exports.agreement import Rate
 from labeler.errors import Forbidden
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
@@ -31,7 +31,6 @@ from labeler.services.labeling import ItemSubmission, RankingSubmission, submit_
 from labeler.services.projects import add_member
 from labeler.services.quality import (
     agreement_report,
-    consensus_rankings,
     labelers_table,
     quality_charts,
     quality_overview,
@@ -39,6 +38,7 @@ from labeler.services.quality import (
 from labeler.services.queue import next_task
 from tests.conftest import SHARED_DATA
 from tests.factories import make_project, make_user
+from tests.services.quality_data import consensus_rankings
 from tests.services.queue_data import add_prompts, cheap_passwords  # noqa: F401
 
 ORDERS = {  # labeler -> (ranks on prompt A, ranks on prompt B), in candidate id order

@@ -15,9 +15,9 @@ import streamlit as st
 from labeler.app import deps, tasks
 from labeler.app.scope_control import scope_control
 from labeler.services.actors import Actor
-from labeler.services.generate import suggest_reply, suggestion_model_for
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
 from labeler.services.queue import Task
+from labeler.services.suggest import suggest_reply, suggestion_model_for
 
 NS = "demo"
 

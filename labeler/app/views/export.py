@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +12,7 @@ from labeler.errors import LabelerError
 from labeler.services.export import (
     ExportFilters,
     ExportRequest,
+    date_filter,
     export_dataset,
     export_folder,
     export_formats,
@@ -22,12 +23,6 @@ from labeler.services.export import (
 from labeler.services.projects import list_projects, settings_of
 
 K = "export."  # session_state namespace of this page
-
-
-def _day(value, end: bool = False) -> datetime | None:  # noqa: ANN001 - a date from st.date_input
-    if not value:
-        return None
-    return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
 
 
 def _follow_default_folder(default: str) -> None:
@@ -79,7 +74,8 @@ def _request(actor, project: str, fmt: dict, folder_name: str) -> ExportRequest 
         format=fmt["name"], project=project, out_dir=out_dir, parquet=parquet, target_model=target_model,
         filters=ExportFilters(statuses=statuses, origins=origins, splits=splits,
                               labelers=[x.strip() for x in labelers.split(",") if x.strip()],
-                              since=_day(since), until=_day(until, end=True)),
+                              since=date_filter(since, "submitted from"),
+                              until=date_filter(until, "submitted until", until=True)),
         **options,
     )
 

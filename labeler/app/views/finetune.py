@@ -1,7 +1,7 @@
 """Fine-tuning (admins): launch a job from a recorded export, follow jobs (events, checkpoint losses), cancel.
 
-Network steps run outside any database transaction: a read finds the job (or checks the request),
-the server is asked with no session open, and one short write stores the answer.
+Each action is one service call (`start_finetune`, `refresh_finetune`, `cancel_finetune`), which runs
+its network steps outside any database transaction.
 """
 
 from __future__ import annotations
@@ -17,18 +17,13 @@ from labeler.services.export import list_exports
 from labeler.services.finetune import (
     METHOD_FORMATS,
     TERMINAL,
-    apply_job_state,
-    cancel_on_server,
-    fetch_job_state,
+    cancel_finetune,
     job_checkpoints,
     job_events,
-    job_target,
-    launch_finetune,
     list_jobs,
     loss_curve,
-    mark_cancelled,
-    prepare_finetune,
-    record_finetune_job,
+    refresh_finetune,
+    start_finetune,
 )
 
 K = "finetune."  # session_state namespace of this page
@@ -41,8 +36,8 @@ def _when(value: Any) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, int) else ""
 
 
-def _network(fn, *args: Any, **kwargs: Any) -> tuple[bool, Any]:  # noqa: ANN001
-    """A network step (no session): its LabelerError shown, (False, None) returned."""
+def _action(fn, *args: Any, **kwargs: Any) -> tuple[bool, Any]:  # noqa: ANN001
+    """A service call that opens its own sessions: its LabelerError shown, (False, None) returned."""
     try:
         return True, fn(*args, **kwargs)
     except LabelerError as e:
@@ -51,20 +46,12 @@ def _network(fn, *args: Any, **kwargs: Any) -> tuple[bool, Any]:  # noqa: ANN001
 
 
 def _refresh(actor, job_id: int) -> bool:  # noqa: ANN001
-    ok, target = deps.call(job_target, actor, job_id, write=False)
-    if not ok:
-        return False
-    with st.spinner(f"Asking the server about {target.provider_job_id}…"):
-        ok, state = _network(fetch_job_state, target.endpoint, target.provider_job_id)
-    return ok and deps.call(apply_job_state, actor, target.id, state)[0]
+    with st.spinner(f"Asking the server about job #{job_id}…"):
+        return _action(refresh_finetune, actor, job_id)[0]
 
 
 def _cancel(actor, job_id: int) -> bool:  # noqa: ANN001
-    ok, target = deps.call(job_target, actor, job_id, write=False)
-    if not ok:
-        return False
-    ok, status = _network(cancel_on_server, target)
-    return ok and deps.call(mark_cancelled, actor, target.id, status)[0]
+    return _action(cancel_finetune, actor, job_id)[0]
 
 
 def _new_job(actor) -> None:  # noqa: ANN001
@@ -95,13 +82,9 @@ def _new_job(actor) -> None:  # noqa: ANN001
         return
     options = {"suffix": suffix or None, "epochs": int(epochs) or None,
                "beta": (float(beta) or None) if method == "dpo" else None}
-    ok, plan = deps.call(prepare_finetune, actor, chosen.path, model, method, write=False, **options)
-    if not ok:
-        return
     with st.status("Validating, uploading and creating the job…", expanded=True) as status:
-        ok, launched = _network(launch_finetune, plan, lambda message: status.write(message))
-        if ok:
-            ok, job = deps.call(record_finetune_job, actor, launched)
+        ok, job = _action(start_finetune, actor, chosen.path, model, method,
+                          progress=lambda message: status.write(message), **options)
         status.update(label="Job created" if ok else "Not created", state="complete" if ok else "error")
     if ok:
         deps.flash(f"Fine-tuning job #{job.id} created: {job.provider_job_id}")

@@ -13,7 +13,6 @@ import streamlit as st
 from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.services.gold import grant_qualification, reset_qualification, set_paused
-from labeler.services.projects import list_projects
 from labeler.services.quality import LabelerRow, labelers_table
 
 K = "labelers."  # session_state namespace of this page
@@ -77,14 +76,10 @@ def render_labelers() -> None:
     """The labelers table for one project, and the admin controls."""
     actor = deps.page_actor()
     st.title("Labelers")
-    ok, projects = deps.call(list_projects, actor, write=False)
-    if not ok:
+    picked = tasks.project_picker(actor, K + "project")
+    if picked is None:
         return
-    if not projects:
-        st.info("No projects yet." if actor.is_admin else "You are not a member of any project yet.")
-        return
-    names = [p.name for p in projects]
-    project = tasks.select_project(names, K + "project")
+    project, _ = picked
     ok, rows = deps.call(labelers_table, actor, project, write=False)
     if not ok:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labeler.app import deps
+from labeler.app.memberships import membership_editor
 from labeler.app.render import show_text
 from labeler.app.settings_form import changed_settings, problems_message, settings_form
 from labeler.services.admin import set_project_members
@@ -92,14 +93,10 @@ def _members(actor, projects: list) -> None:  # noqa: ANN001
     everyone = [u.username for u in users]
     current = [u.username for u in members]
     st.caption(f"{len(current)} member(s). Labelers only get tasks from projects they are members of.")
-    chosen = st.multiselect("Members", everyone, default=current, key=f"{K}members.{name}.list",
-                            format_func=lambda u: f"{u} ({next(x.role for x in users if x.username == u)})")
-    if st.button("Save members", key=f"{K}members.{name}.save", icon=":material/group:"):
-        ok, changes = deps.call(set_project_members, actor, name, chosen)
-        if ok:
-            added, removed = changes
-            deps.flash(f"Members of `{name}` saved: {len(added)} added, {len(removed)} removed.")
-            st.rerun()
+    roles = {u.username: u.role for u in users}
+    membership_editor(actor, name, "Members", everyone, current, keys=(f"{K}members.{name}.list",
+                      f"{K}members.{name}.save"), button="Save members", icon=":material/group:",
+                      save=set_project_members, saved="Members of", format_func=lambda u: f"{u} ({roles[u]})")
 
 
 def render_projects() -> None:

@@ -2,7 +2,7 @@
 
 Headline figures (pairwise agreement, Kendall's tau, Krippendorff's alpha, support for the consensus,
 position bias) and charts (agreement by week, Likert scores, flags, wins by display position), every
-rate with its count. Figures come from `labeler.services.quality` (definitions in `exports.agreement`).
+rate with its count. Figures come from `labeler.services.quality` (definitions in `analytics.agreement`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from exports.agreement import Rate
 from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import letter
-from labeler.services.projects import list_projects, settings_of
-from labeler.services.quality import AgreementReport, QualityCharts, agreement_report, quality_charts
+from labeler.services.projects import settings_of
+from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview
 
 K = "quality."  # session_state namespace of this page
 
@@ -106,21 +105,15 @@ def render_quality() -> None:
     """Agreement figures and charts for one project; the services refuse labelers."""
     actor = deps.page_actor()
     st.title("Quality")
-    ok, projects = deps.call(list_projects, actor, write=False)
-    if not ok:
+    picked = tasks.project_picker(actor, K + "project")
+    if picked is None:
         return
-    if not projects:
-        st.info("No projects yet." if actor.is_admin else "You are not a member of any project yet.")
-        return
+    project, projects = picked
     by_name = {p.name: p for p in projects}
-    names = list(by_name)
-    project = tasks.select_project(names, K + "project")
-    ok, report = deps.call(agreement_report, actor, project, write=False)
+    ok, overview = deps.call(quality_overview, actor, project, write=False)  # one pass over the rankings
     if not ok:
         return
-    ok, charts = deps.call(quality_charts, actor, project, write=False)
-    if not ok:
-        return
+    report, charts = overview.report, overview.charts
     _headline(report)
     if not report.rankings:
         st.info(f"No rankings by labelers in `{project}` yet: the figures fill in as work is submitted.")

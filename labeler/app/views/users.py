@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labeler.app import deps
+from labeler.app.memberships import membership_editor
 from labeler.services.admin import create_account, reset_password, set_user_projects, user_projects, users_overview
 from labeler.services.auth import MIN_PASSWORD_LENGTH, set_active, set_password, set_role
 from labeler.services.projects import list_projects
@@ -105,13 +106,9 @@ def _membership(actor, username: str, ns: str) -> None:  # noqa: ANN001
     if not projects:
         st.caption("No projects yet.")
         return
-    chosen = st.multiselect("Works on", [p.name for p in projects], default=mine, key=ns + ".projects")
-    if st.button("Save projects", key=ns + ".save_projects", icon=":material/folder:"):
-        ok, changes = deps.call(set_user_projects, actor, username, chosen)
-        if ok:
-            added, removed = changes
-            deps.flash(f"Projects of `{username}` saved: {len(added)} added, {len(removed)} removed.")
-            st.rerun()
+    membership_editor(actor, username, "Works on", [p.name for p in projects], mine,
+                      keys=(ns + ".projects", ns + ".save_projects"), button="Save projects", icon=":material/folder:",
+                      save=set_user_projects, saved="Projects of")
 
 
 def render_users() -> None:

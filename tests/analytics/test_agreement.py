@@ -1,4 +1,4 @@
-"""Agreement metrics (exports/agreement.py): hand-computed examples, and the reference implementations.
+"""Agreement metrics (analytics/): hand-computed examples, and the reference implementations.
 
 `scipy.stats.kendalltau` and `krippendorff.alpha` are the references (dev dependencies only: the
 product never imports them); hypothesis draws rankings with ties and missing values.
@@ -17,24 +17,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
-from exports.aggregate import consensus
-from exports.agreement import (
-    AgreementTally,
+from analytics.agreement import (
     AlphaAccumulator,
     PairCounts,
     PositionBias,
     Rate,
-    consensus_agreement,
-    consensus_ranks,
     kendall_tau_b,
-    krippendorff_alpha,
     pair_units,
     pairwise_agreement,
     ranking_tau,
-    ranks_of,
-    week_of,
     wilson_interval,
 )
+from analytics.tally import AgreementTally, consensus_agreement, consensus_ranks, ranks_of, week_of
+from exports.aggregate import consensus
 from exports.rows import RankedItem, RankingRow
 
 
@@ -45,6 +40,18 @@ def row(ranking_id, labeler, ranks, *, prompt_id=1, positions=None, at="2026-03-
              for i, (r, p) in enumerate(zip(ranks, positions, strict=True))]
     return RankingRow(ranking_id=ranking_id, prompt_id=prompt_id, split="train", messages=(), items=items,
                       labeler=labeler, submitted_at=at, **kw)
+
+
+def krippendorff_alpha(reliability_data, level="ordinal"):
+    """Alpha of a coders × units matrix (None or NaN = missing) through the unit-by-unit accumulator."""
+    acc = AlphaAccumulator()
+    if reliability_data:
+        widths = {len(row) for row in reliability_data}
+        if len(widths) != 1:
+            raise ValueError(f"krippendorff_alpha: coders' rows have different lengths {sorted(widths)}")
+        for unit in zip(*reliability_data, strict=True):
+            acc.add_unit(unit)
+    return acc.alpha(level)
 
 
 def reference_tau(x, y):
