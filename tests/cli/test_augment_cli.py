@@ -14,6 +14,7 @@ from labeler.services.actors import OPERATOR
 from labeler.services.augment import review_paraphrase
 from tests.factories import make_project
 from tests.services.queue_data import add_prompts
+from tests.services.test_augment import _add, _one
 
 runner = CliRunner()
 
@@ -57,3 +58,13 @@ def test_export_include_paraphrases(sqlite_url, fake_openai, tmp_path):
                  "--include-paraphrases").output
     out = " ".join(out.split())  # the console wraps long lines (the tmp path is long)
     assert "train 2" in out and "augmented 1" in out
+
+
+def test_cli_reports_asked_stored_and_short(db_url, fake_openai):
+    make_project("p")
+    _add("p", [_one("name a mammal"), _one("name a bird")], ["ann", "bob"], ["train", "train"])
+    fake_openai.state["paraphrase_max_lines"] = 1
+    result = CliRunner().invoke(app, ["augment", "--project", "p", "--paraphrases", "2", "--model", "m"])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 prompt(s) done" in result.output
+    assert "rewordings: 4 asked, 4 stored (pending review), 0 short" in result.output

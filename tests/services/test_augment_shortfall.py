@@ -40,17 +40,3 @@ def test_a_model_that_runs_out_of_rewordings_is_reported_short(db_url, fake_open
     assert _paraphrases_per_source() == {a: 1}
     assert (summary.prompts_done, summary.asked, summary.paraphrases, summary.short) == (1, 3, 1, 2)
     assert summary.requests == 2  # the second answer brought nothing new: no further request
-
-
-def test_cli_reports_asked_stored_and_short(db_url, fake_openai):
-    from typer.testing import CliRunner
-
-    from labeler.cli import app
-
-    make_project("p")
-    _add("p", [_one("name a mammal"), _one("name a bird")], ["ann", "bob"], ["train", "train"])
-    fake_openai.state["paraphrase_max_lines"] = 1
-    result = CliRunner().invoke(app, ["augment", "--project", "p", "--paraphrases", "2", "--model", "m"])
-    assert result.exit_code == 0, result.output
-    assert "2 of 2 prompt(s) done" in result.output
-    assert "rewordings: 4 asked, 4 stored (pending review), 0 short" in result.output
