@@ -21,6 +21,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+import db as _db_package
+import exports as _exports_package
+import labeler as _labeler_package
 from db.models import (
     Assignment,
     Candidate,
@@ -241,12 +244,8 @@ def refuse_package_folder(folder: str | Path) -> None:
     An export there would land beside the code: from a checkout, the old default `./exports` was the
     exporters' own Python package.
     """
-    import db
-    import exports
-    import labeler
-
     target = Path(folder).expanduser().resolve()
-    for package in (labeler, exports, db):
+    for package in (_labeler_package, _exports_package, _db_package):
         root = Path(package.__file__).parent.resolve()
         if target == root or root in target.parents:
             raise Invalid(f"export folder {target} is inside the installed `{package.__name__}` package: "

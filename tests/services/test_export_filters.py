@@ -51,9 +51,9 @@ def test_until_a_day_keeps_the_work_of_that_day_in_the_cli(db_url, tmp_path):
     ids = _demonstrations()
     invoke("export", "sft-messages", "--project", "p", "--out", str(tmp_path / "a"), "--until", "2026-12-01")
     assert _exported(tmp_path / "a") == [f"answer {ids[0]}", f"answer {ids[1]}"]
-    invoke("export", "sft-messages", "--project", "p", "--out", str(tmp_path / "b"), "--since", "2026-12-01",
-           "--until", "2026-12-01T12:00")
-    assert _exported(tmp_path / "b") == []  # 12:00 exactly is not before 12:00
+    empty = invoke("export", "sft-messages", "--project", "p", "--out", str(tmp_path / "b"), "--since", "2026-12-01",
+                   "--until", "2026-12-01T12:00", ok=False)
+    assert empty.exit_code == 1 and "no rows match" in empty.output  # 12:00 exactly is not before 12:00
     invoke("export", "sft-messages", "--project", "p", "--out", str(tmp_path / "c"), "--since", "2026-12-01")
     assert _exported(tmp_path / "c") == [f"answer {ids[1]}", f"answer {ids[2]}"]
 
