@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant"]
+MAX_RANK = 9  # a ranking compares K = 2..9 replies: the store holds ranks 1..9
 
 
 class Message(BaseModel):
@@ -60,6 +61,14 @@ class ImportRecord(BaseModel):
         if self.demonstration is not None:
             if not self.demonstration or self.demonstration[-1].role != "assistant":
                 raise ValueError("a demonstration must end in an assistant turn")
+        if self.candidates:
+            worst = max((c.rank for c in self.candidates if c.rank is not None), default=0)
+            if worst > MAX_RANK:
+                ranked = sum(c.rank is not None for c in self.candidates)
+                raise ValueError(
+                    f"{ranked} ranked replies (ranks up to {worst}): a ranking holds at most {MAX_RANK} "
+                    f"places (ranks 1 to {MAX_RANK}); split the comparison or drop the lowest-ranked replies"
+                )
         return self
 
     @property
