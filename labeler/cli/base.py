@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from labeler import __version__
 from labeler.errors import LabelerError
+from labeler.redaction import redact
 from labeler.services import (
     auth,
 )
@@ -34,7 +35,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LabelerError as e:
-            err_console.print(f"error: {escape(str(e))}", soft_wrap=True)
+            err_console.print(f"error: {escape(redact(str(e)))}", soft_wrap=True)
             raise typer.Exit(1) from None
 
 
