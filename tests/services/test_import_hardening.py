@@ -153,3 +153,17 @@ def test_a_parent_id_that_is_not_a_string_is_rejected(db_url, tmp_path) -> None:
     report = run_import(write_jsonl(tmp_path / "o.jsonl", rows), format="oasst", skip_invalid=True,
                         rejects_path=tmp_path / "rejects.jsonl")
     assert report.rejected == 1 and report.prompts_added == 1
+
+
+def test_the_cli_reports_the_big_ranking_with_and_without_skip_invalid(db_url, tmp_path) -> None:
+    from tests.test_cli import invoke
+
+    invoke("project", "create", "qa")
+    path = write_jsonl(tmp_path / "big.jsonl", _oasst_flat(11) + _oasst_flat(2, "t2"))
+    result = invoke("import", str(path), "--project", "qa", "--format", "oasst", ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 1 of big.jsonl: 11 ranked replies" in result.output
+    rejects = tmp_path / "rejects.jsonl"
+    result = invoke("import", str(path), "--project", "qa", "--format", "oasst", "--skip-invalid",
+                    "--rejects", str(rejects))
+    assert "rejected: 1" in result.output and json.loads(rejects.read_text())["line"] == 1
