@@ -197,7 +197,9 @@ def _count_failure(session: Session, username: str, key: str, user: User | None,
                     .on_conflict_do_nothing(index_elements=["username", "client"]))
     throttle = _throttle(session, username, key, lock=True)
     assert throttle is not None
-    if throttle.locked_until is not None and throttle.locked_until <= now:
+    if throttle.locked_until is not None:
+        if throttle.locked_until > now:
+            return  # locked meanwhile by a parallel guess: nothing more to count
         throttle.locked_until = None  # an expired lock: counting starts again
     throttle.failures += 1
     throttle.updated_at = now
