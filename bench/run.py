@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine_details
 
-BENCHES = ["import", "queue", "export", "generate", "e2e", "profile"]
+BENCHES = ["import", "queue", "export", "generate", "e2e", "profile", "fuzz"]
 # How a cost should grow with the data (DESIGN.md: flat queue operations, linear imports and exports,
 # memory flat). A per-unit cost that stays within this factor from the smallest to the largest size
 # is "as expected".
@@ -93,6 +93,11 @@ def summary_rows() -> list[dict[str, Any]]:
                            f"{r['lost']} / {r['over_collected']} / {r['errors']}", "0 / 0 / 0", r["met"]))
         rows.append(figure("e2e", r["backend"], size, "next_task / submit p95 ms under load",
                            f"{r['next_task_p95_ms']} / {r['submit_p95_ms']}"))
+    for backend in sorted({r["backend"] for r in load("fuzz")}):
+        mine = [r for r in load("fuzz") if r["backend"] == backend]
+        crashes = sum(r["crashes"] for r in mine)
+        rows.append(figure("fuzz", backend, sum(r["files"] for r in mine), "fuzzed files failing (traceback or partial "
+                           "import)", crashes, "0", "yes" if not crashes else "NO"))
     return rows
 
 

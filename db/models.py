@@ -65,6 +65,27 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Failed logins for one username (as typed) from one client (a hash of its address).
+
+    The lockout lives here, per username and client, so that a stranger guessing elsewhere cannot lock
+    a labeler out; unknown usernames are counted alike, so the replies never reveal which names exist.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (
+        UniqueConstraint("username", "client"),
+        Index("ix_login_throttles_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Project(Base):
     """A body of work: prompts, guidelines and the settings that shape labeling."""
 

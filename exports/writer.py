@@ -6,7 +6,8 @@ Design constraints:
   format built them, non-ASCII as is) into a ~1 MiB buffer that is hashed, written and reused;
 - all or nothing: everything goes to temporary files in DIR (`.<name>.*.tmp`), fsynced and renamed
   at the end; any exception (from the rows, a format, validation, disk) removes every temporary
-  file and leaves whatever DIR held before untouched; the manifest is renamed last; temporary files
+  file and leaves whatever DIR held before untouched; the old manifest is removed before any file is
+  replaced and the new one renamed in last (`_publish`), so a manifest always agrees with its files; temporary files
   of a killed export are removed by the next export into DIR (so one DIR takes one export at a time);
 - reproducible: the same records give byte-identical data files and card; only the manifest's
   `created_at` differs between runs.
@@ -203,13 +204,37 @@ def write_records(
             tmp.unlink(missing_ok=True)
         _remove_if_empty(folder, created)
         raise
-    previous = _previous_files(folder)
-    for tmp, final in staged:  # the manifest comes last: a present manifest means a finished export
-        os.replace(tmp, folder / final)
-    written = {final for _, final in staged}
-    for stale in previous - written:
-        (folder / stale).unlink(missing_ok=True)
+    _publish(folder, staged)
     return ExportResult(manifest, reports, [folder / final for _, final in staged])
+
+
+def _publish(folder: Path, staged: list[tuple[Path, str]]) -> None:
+    """Rename the staged files into place so that no moment shows a manifest disagreeing with its files.
+
+    The old manifest goes first (removed, and the removal made durable, before any file it lists is
+    replaced) and the new one last (after every file it lists is in place, and files the old export
+    listed but this one does not are gone). A kill at any step leaves either no manifest or a true one.
+    """
+    previous = _previous_files(folder)
+    (folder / "manifest.json").unlink(missing_ok=True)
+    _sync_dir(folder)
+    *files, (manifest_tmp, manifest_name) = staged
+    for tmp, final in files:
+        os.replace(tmp, folder / final)
+    for stale in previous - {final for _, final in staged}:
+        (folder / stale).unlink(missing_ok=True)
+    _sync_dir(folder)
+    os.replace(manifest_tmp, folder / manifest_name)
+    _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the folder's renames and removals durable (a power cut keeps their order)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _SplitFile],

@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from labeler.errors import LabelerError
+from labeler.redaction import redact
 from labeler.services import database_url, session_scope
 from labeler.services.actors import Actor
 from labeler.services.admin import upgrade_database
@@ -92,7 +93,7 @@ def call(fn: Callable[..., Any], *args: Any, write: bool = True, **kwargs: Any) 
         with session(write=write) as s:
             return True, fn(s, *args, **kwargs)
     except LabelerError as e:
-        st.error(str(e))
+        st.error(redact(str(e)))
         return False, None
 
 

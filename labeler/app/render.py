@@ -2,8 +2,9 @@
 
 Prompts and replies come from imports and models; they are data, never markup for the app. Streamlit
 already refuses raw HTML unless `unsafe_allow_html=True` (never used here); on top of that, images
-(which would fetch remote URLs), `$...$` math and `:color[...]`/`:material/...:` directives are escaped
-so that what the labeler reads is what the text says.
+(which would fetch remote URLs), `$...$` math, `:color[...]`/`:material/...:` directives and links to
+anything but http(s) and mailto (`data:`, `javascript:`, relative paths) are escaped so that what the
+labeler reads is what the text says.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ _SYNTAX = [re.compile(r"(\\*)(\$)"), re.compile(r"(\\*)(:)(?=[a-z_/-]+(?:\[|:))"
 # A code span kept as written: on one line, not after a backslash, without `|` (a GFM table splits
 # its cells first). Anything markdown might not take as code is escaped instead.
 _CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)[^\n|]+?(?<!`)\1(?!`)")
+# Links: only http(s) and mailto destinations stay links. Any other `](dest` (data:, javascript:, a
+# relative path, an entity-obfuscated scheme) gets its `(` escaped, and a reference definition
+# (`[x]: dest`) with such a destination its `[`: the text then reads as written, and links nowhere.
+_SAFE_URL = re.compile(r"(?i)(?:https?:|mailto:)")
+_INLINE_LINK = re.compile(r"\]\([ \t]*\n?[ \t]*<?")
+_DEFINITION = re.compile(r"(\\*)(\[)((?:[^\[\]\\]|\\.){0,999}\]:[ \t]*\n?[ \t]*<?)")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _LANGUAGE = re.compile(r"[\w+#.-]+")
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
@@ -75,14 +82,16 @@ def _escape_prose(text: str) -> str:
 
 def _escape(text: str) -> str:
     text = _IMAGE.sub(r"!\\[", text)
+    text = _INLINE_LINK.sub(lambda m: m.group() if _SAFE_URL.match(text, m.end()) else "]\\" + m.group()[1:], text)
+    text = _DEFINITION.sub(lambda m: m.group() if _SAFE_URL.match(text, m.end()) else
+                           _escaped(m.group(1), m.group(2)) + m.group(3), text)
     for syntax in _SYNTAX:
-        text = syntax.sub(_escaped, text)
+        text = syntax.sub(lambda m: _escaped(*m.groups()), text)
     return text
 
 
-def _escaped(match: re.Match) -> str:
+def _escaped(backslashes: str, char: str) -> str:
     """One more backslash unless an odd number already escapes the character (an even number escapes itself)."""
-    backslashes, char = match.groups()
     return backslashes + ("" if len(backslashes) % 2 else "\\") + char
 
 

@@ -18,6 +18,7 @@ from labeler.app.render import show_conversation, show_text
 from labeler.errors import LabelerError, Unavailable
 from labeler.services.actors import Actor
 from labeler.services.gold import my_qualification
+from labeler.services.labeling import why_lease_gone
 from labeler.services.projects import list_projects, settings_of
 from labeler.services.queue import Task, get_task, next_task, skip_task
 
@@ -70,8 +71,10 @@ def current_task(actor: Actor, ns: str, project: str, kind: str) -> Task | None:
                 return get_task(s, actor, aid)
         except Unavailable:
             raise  # the server is down, not the lease: keep it for the next run
-        except LabelerError:
-            pass  # finished, skipped or expired elsewhere: take the next one
+        except LabelerError:  # finished, skipped or expired elsewhere: say so (and what was kept), take the next
+            ok, why = deps.call(why_lease_gone, actor, aid, write=False)
+            if ok and why:
+                st.warning(why)
     forget_task(ns)
     ok, task = deps.call(next_task, actor, project, kind)
     if not ok:

@@ -25,6 +25,8 @@ from typer.core import TyperGroup
 from labeler import __version__
 from labeler.errors import LabelerError
 
+from labeler.redaction import redact
+
 if TYPE_CHECKING:
     from labeler.services.actors import Actor
 
@@ -70,7 +72,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LabelerError as e:
-            err_console.print(f"error: {escape(str(e))}", soft_wrap=True)
+            err_console.print(f"error: {escape(redact(str(e)))}", soft_wrap=True)
             raise typer.Exit(1) from None
 
 

@@ -73,7 +73,7 @@ def read_csv(path: str | Path, max_record_bytes: int) -> Iterator[ImportRecord |
         except StopIteration:
             return
         except csv.Error as e:
-            raise Invalid(f"line {line} of {path.name}: {e} (is a quote left open?)") from None
+            raise Invalid(f"line {line} of {path.name}: {_csv_problem(e)}") from None
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
         if len(cells) > width and any(c.strip() for c in cells[width:]):
@@ -100,7 +100,7 @@ def _header(reader: Iterator[list[str]], lines: _Lines) -> list[str]:
         except StopIteration:
             raise Invalid(f"{lines.name} is empty: it holds no records") from None
         except csv.Error as e:
-            raise Invalid(f"the header of {lines.name}: {e}") from None
+            raise Invalid(f"the header of {lines.name}: {_csv_problem(e)}") from None
         if any(c.strip() for c in cells):
             header = [c.strip().lower() for c in cells]
             if not any(c in header for c in PROMPT_COLUMNS):
@@ -110,3 +110,10 @@ def _header(reader: Iterator[list[str]], lines: _Lines) -> list[str]:
                     f"{lines.name} has no prompt column: expected one of {wanted}; the header has {got}"
                 )
             return header
+
+
+def _csv_problem(e: csv.Error) -> str:
+    """The csv module's complaint with what usually causes it."""
+    if "new-line character" in str(e):
+        return f"{e}: a bare CR (`\\r`) outside quotes; save the file with LF or CRLF line ends"
+    return f"{e} (is a quote left open?)"

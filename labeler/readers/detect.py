@@ -29,7 +29,7 @@ def detect_format(path: str | Path, max_record_bytes: int = DEFAULT_MAX_RECORD_B
     if any(s.lower() in _CSV_SUFFIXES for s in path.suffixes[-2:]):
         return "csv"
     values: list[Any] = []
-    with closing(json_lines(path, max_record_bytes)) as items:
+    with closing(json_lines(path, max_record_bytes, refuse_nul=False)) as items:
         for item in items:
             if isinstance(item, tuple):
                 values.append(item[2])
@@ -53,6 +53,8 @@ def _not_json(path: Path, reject: Reject) -> str:
     hint = ""
     if (reject.raw or "").startswith("["):
         hint = "; it looks like one JSON array, expected one JSON record per line"
+    elif "\r" in (reject.raw or ""):
+        hint = "; it holds a bare CR: save the file with LF (or CRLF) line ends"
     raise Invalid(
         f"cannot tell the format of {path.name}: line {reject.line} is {reject.message}{hint}; "
         f"known formats: {', '.join(FORMATS)}"
@@ -95,7 +97,12 @@ def _is_chat(value: Any) -> bool:
 
 def _csv_header(line: str) -> bool:
     """True when `line` reads as a CSV header naming a prompt column."""
-    cells = next(csv.reader([line]), [])
+    if "\r" in line.rstrip("\r\n"):
+        return False  # a bare CR: not a header line (CR-only line ends, or a stray CR)
+    try:
+        cells = next(csv.reader([line]), [])
+    except csv.Error:
+        return False
     return len(cells) > 1 and any(c.strip().lower() in PROMPT_COLUMNS for c in cells)
 
 

@@ -98,13 +98,18 @@ def parse_messages(value: Any, field: str) -> list[Message]:
         where = f"{field}[{i}]"
         if not isinstance(item, dict):
             raise RecordError(where, f"expected {{role, content}}, got {kind_of(item)}")
-        role = ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        role = role_of(item.get("role"), ROLES)
         if role is None:
             got = describe_value(item.get("role"))
             raise RecordError(f"{where}.role", f"expected `system`, `user` or `assistant`, got {got}")
         content = text_of(item.get("content"), f"{where}.content", blank_ok=role == "assistant")
         out.append(Message(role=role, content=content))
     return out
+
+
+def role_of(value: Any, roles: dict[str, str]) -> str | None:
+    """The canonical role for `value`, or None when it is not one of `roles` (a list or object included)."""
+    return roles.get(value) if isinstance(value, str) else None
 
 
 def split_conversation(messages: list[Message], field: str) -> tuple[list[Message], list[Message]]:

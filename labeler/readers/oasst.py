@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labeler.readers.fields import RecordError, describe_value, kind_of, record, reject, require_object
+from labeler.readers.fields import (
+    RecordError,
+    describe_value,
+    kind_of,
+    record,
+    reject,
+    require_object,
+    role_of,
+)
 from labeler.readers.records import CandidateIn, ImportRecord, Message, Notice, Reject
 from labeler.readers.source import json_lines
 
@@ -119,7 +127,7 @@ def _message(obj: dict[str, Any], line: int, parent: str | None) -> _Msg:
     mid = obj.get("message_id")
     if not isinstance(mid, str) or not mid:
         raise RecordError("message_id", f"expected a string, got {kind_of(mid)}")
-    role = _ROLES.get(obj.get("role"))  # type: ignore[arg-type]
+    role = role_of(obj.get("role"), _ROLES)
     if role is None:
         raise RecordError(
             "role", f"expected `prompter` or `assistant`, got {describe_value(obj.get('role'))}"
@@ -130,6 +138,9 @@ def _message(obj: dict[str, Any], line: int, parent: str | None) -> _Msg:
         raise RecordError(
             "text", "content is empty" if isinstance(text, str) else f"expected a string, got {kind_of(text)}"
         )
+    parent_id = obj.get("parent_id")
+    if parent_id is not None and not isinstance(parent_id, str):
+        raise RecordError("parent_id", f"expected a string or null, got {kind_of(parent_id)}")
     rank = obj.get("rank")
     if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or rank < 0):
         raise RecordError("rank", f"expected a whole number from 0 (best), got {rank!r}")
@@ -138,7 +149,7 @@ def _message(obj: dict[str, Any], line: int, parent: str | None) -> _Msg:
     user, lang = obj.get("user_id"), obj.get("lang")
     return _Msg(
         id=mid,
-        parent=obj.get("parent_id") or parent,
+        parent=parent_id or parent,
         role=role,
         text=text,
         line=line,

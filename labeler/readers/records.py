@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
+MAX_RANK = 9  # a ranking compares K = 2..9 replies: the store holds ranks 1..9
 
 
 class Message(BaseModel):
@@ -73,6 +74,14 @@ class ImportRecord(BaseModel):
                 raise ValueError("a demonstration must end in an assistant turn")
         if self.submitted_at is not None and self.submitted_at.tzinfo is None:
             raise ValueError("`submitted_at` must carry a time zone")
+        if self.candidates:
+            worst = max((c.rank for c in self.candidates if c.rank is not None), default=0)
+            if worst > MAX_RANK:
+                ranked = sum(c.rank is not None for c in self.candidates)
+                raise ValueError(
+                    f"{ranked} ranked replies (ranks up to {worst}): a ranking holds at most {MAX_RANK} "
+                    f"places (ranks 1 to {MAX_RANK}); split the comparison or drop the lowest-ranked replies"
+                )
         return self
 
     @property

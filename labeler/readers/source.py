@@ -80,9 +80,13 @@ def raw_lines(
 
 
 def json_lines(
-    path: str | Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    path: str | Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, *, refuse_nul: bool = True
 ) -> Iterator[tuple[int, bytes, Any] | Reject]:
-    """Yield `(line_number, line, value)` for each non-blank line, or a `Reject` when it is not JSON."""
+    """Yield `(line_number, line, value)` for each non-blank line, or a `Reject` when it is not JSON.
+
+    A record holding a NUL character (the JSON escape `\\u0000`) is refused with its line and field:
+    PostgreSQL cannot store NUL in text, so both stores refuse it alike (`refuse_nul=False` for sniffing).
+    """
     name = Path(path).name
     limit = max_record_bytes + 2
     loads = orjson.loads
@@ -104,11 +108,34 @@ def json_lines(
                     check_text(line, number, name)
                     yield Reject(line=number, message=f"not valid JSON: {_json_error(e)}", raw=raw_text(line))
                     continue
+                if refuse_nul and b"u0000" in line and (where := nul_field(value)) is not None:
+                    yield Reject(line=number, field=where or None, message=NUL_MESSAGE, raw=raw_text(line))
+                    continue
                 yield number, line, value
         except (OSError, EOFError, zlib.error) as e:
             raise Invalid(f"{name} is not a readable gzip file: {e}") from None
     if not seen:
         raise Invalid(f"{name} is empty: it holds no records")
+
+
+NUL_MESSAGE = "contains a NUL character (`\\u0000`), which the store cannot hold; remove it from the text"
+
+
+def nul_field(value: Any, where: str = "") -> str | None:
+    """The field (`messages[0].content`, "" for the record itself) of the first NUL character, or None."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return where
+        elif isinstance(value, dict):
+            if any("\x00" in key for key in value):
+                return where
+            stack.extend((item, f"{where}.{key}" if where else key) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((value[i], f"{where}[{i}]") for i in range(len(value) - 1, -1, -1))
+    return None
 
 
 def _check_length(line: bytes, number: int, name: str, max_record_bytes: int) -> None:

@@ -1,4 +1,4 @@
-"""Users: accounts, roles, passwords (argon2id) and login with lockout after repeated failures.
+"""Users: accounts, roles, passwords (argon2id) and login with a lockout per username and client.
 
 A failed login must be remembered even though it is refused, so `authenticate` returns a result
 instead of raising: the edge commits the failure count like any other write.
@@ -6,18 +6,21 @@ instead of raising: the edge commits the failure count like any other write.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import ROLES, User
+from db.models import ROLES, LoginThrottle, User
 from labeler.config import get_settings
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin
@@ -93,7 +96,7 @@ def set_active(session: Session, actor: Actor, username: str, active: bool) -> U
         raise Conflict("you cannot deactivate your own account")
     user.active = active
     if active:
-        user.failed_logins, user.locked_until = 0, None
+        _lift_lockout(session, user)
     record_event(session, actor, "user.activate" if active else "user.deactivate", "user", user.id)
     return user
 
@@ -115,7 +118,7 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
         raise Forbidden(f"`{actor.username}` may only change their own password")
     _check_password(password)
     user.password_hash = _hasher.hash(password)
-    user.failed_logins, user.locked_until = 0, None
+    _lift_lockout(session, user)
     record_event(session, actor, "user.password", "user", user.id)
     return user
 
@@ -133,31 +136,86 @@ class LoginResult:
 
 
 WRONG_CREDENTIALS = "wrong username or password"
+LOCKED_HERE = ("too many failed logins for this username from this device: it is locked here for a while; "
+               "try again later, or ask an admin to set a new password")
 
 
-def authenticate(session: Session, username: str, password: str) -> LoginResult:
-    """Check a password; count failures and lock the account after too many in a row."""
-    settings = get_settings()
-    user = session.scalar(select(User).where(User.username == username))
+def authenticate(session: Session, username: str, password: str, client: str = "") -> LoginResult:
+    """Check a password; after too many failures in a row, lock that username for that client only.
+
+    The lockout is per username *and* client (`client`: the caller's address or another stable id),
+    so a stranger elsewhere cannot lock a labeler out. An unknown username is counted and locked
+    like a real one, and both get the same messages: the replies never tell which usernames exist.
+    """
+    settings, now = get_settings(), utcnow()
+    countable = bool(USERNAME_RE.match(username))  # anything else cannot be an account: nothing to protect
+    key = client_key(client)
+    throttle = _throttle(session, username, key, lock=False) if countable else None
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        return LoginResult(None, LOCKED_HERE)
+    user = session.scalar(select(User).where(User.username == username)) if countable else None
     if user is None or user.password_hash is None:
-        _verify(_dummy_hash(), password)
+        _verify(_dummy_hash(), password)  # the same cost as a wrong password: no fast path to probe names
+        ok = False
+    else:
+        ok = _verify(user.password_hash, password)
+    if not ok:
+        if countable:
+            _count_failure(session, username, key, user, now, settings.lockout_attempts, settings.lockout_minutes)
         return LoginResult(None, WRONG_CREDENTIALS)
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, f"account `{username}` is locked after repeated failures; try again later")
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.lockout_attempts:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
-            record_event(session, actor_for(user), "user.locked", "user", user.id)
-        return LoginResult(None, WRONG_CREDENTIALS)
+    assert user is not None and user.password_hash is not None
     if not user.active:
         return LoginResult(None, f"account `{username}` is deactivated")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    if throttle is not None:
+        session.delete(throttle)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     return LoginResult(user)
+
+
+def client_key(client: str) -> str:
+    """A short hash of the client's id (an address is not stored as such)."""
+    return hashlib.sha256(f"labeler-login:{client}".encode()).hexdigest()[:32]
+
+
+def _throttle(session: Session, username: str, key: str, *, lock: bool) -> LoginThrottle | None:
+    query = select(LoginThrottle).where(LoginThrottle.username == username, LoginThrottle.client == key)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def _count_failure(session: Session, username: str, key: str, user: User | None, now: datetime,
+                   attempts: int, minutes: int) -> None:
+    """One more failure for (username, client), row-locked so parallel guesses count exactly."""
+    window = timedelta(minutes=minutes)
+    session.execute(delete(LoginThrottle).where(  # forget stale rows: guessed names do not pile up
+        LoginThrottle.updated_at < now - window,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now)))
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(LoginThrottle).values(username=username, client=key, failures=0, updated_at=now)
+                    .on_conflict_do_nothing(index_elements=["username", "client"]))
+    throttle = _throttle(session, username, key, lock=True)
+    assert throttle is not None
+    if throttle.locked_until is not None:
+        if throttle.locked_until > now:
+            return  # locked meanwhile by a parallel guess: nothing more to count
+        throttle.locked_until = None  # an expired lock: counting starts again
+    throttle.failures += 1
+    throttle.updated_at = now
+    if user is not None:
+        user.failed_logins += 1  # shown to admins; the lockout itself is the throttle's
+    if throttle.failures >= attempts:
+        throttle.failures, throttle.locked_until = 0, now + window
+        if user is not None:
+            user.locked_until = throttle.locked_until
+            record_event(session, actor_for(user), "user.locked", "user", user.id, client=key)
+
+
+def _lift_lockout(session: Session, user: User) -> None:
+    """Forget the user's failures and lockouts on every client (a new password, a reactivation)."""
+    user.failed_logins, user.locked_until = 0, None
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
 
 
 @cache

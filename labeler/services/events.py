@@ -7,13 +7,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.models import Event
+from labeler.redaction import redact_value
 from labeler.services.actors import Actor
 
 
 def record_event(
     session: Session, actor: Actor, action: str, object_type: str, object_id: int | None, **details: Any
 ) -> None:
-    """Append an audit event. Never pass secrets in `details`."""
+    """Append an audit event. Never pass secrets in `details` (key-shaped text is redacted all the same)."""
     session.add(
         Event(
             actor_id=actor.id,
@@ -21,6 +22,6 @@ def record_event(
             action=action,
             object_type=object_type,
             object_id=object_id,
-            details=details,
+            details=redact_value(details),
         )
     )

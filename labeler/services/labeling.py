@@ -3,7 +3,9 @@
 Design constraints:
 - Only the labeler holding a lease may read its draft or submit it; every check happens here.
 - A submission is all or nothing: any rule broken raises `Invalid` before anything is written.
-- Submitting twice (double click, a rerun) returns the id stored the first time and writes nothing.
+- Submitting twice (double click, a rerun) returns the id stored the first time and writes nothing;
+  a second submit with *different* work (the same labeler in two tabs) raises `Conflict` saying what
+  was kept, so typed work is never dropped without a word.
 - Drafts: one draft `Demonstration` row per lease, saved as the labeler types; saving renews the
   lease, and text is never refused for being late (an expired lease keeps its draft, readable
   through `load_draft`). Seconds spent accumulate across drafts and the submit.
@@ -109,7 +111,9 @@ def submit_demonstration(
     assignment, project = _demonstration_lease(session, actor, assignment_id)
     existing = session.scalar(select(Demonstration).where(Demonstration.assignment_id == assignment.id))
     if assignment.status == "completed" and existing is not None:
-        return existing.id
+        if _same_turns(turns, existing.turns):
+            return existing.id  # the same submit again (a double click, a rerun)
+        raise Conflict(f"{_elsewhere(assignment_id)}. Kept: {_kept_turns(existing.turns)}")
     require_open(assignment)
     checked = check_turns(turns, final=True)
     if suggestion is not None and not isinstance(suggestion, dict):
@@ -151,7 +155,9 @@ def submit_ranking(session: Session, actor: Actor, assignment_id: int, submissio
         raise Invalid(f"task `{assignment_id}` is a `{assignment.kind}` task, not a ranking")
     ranking = session.scalar(select(Ranking).where(Ranking.assignment_id == assignment.id))
     if assignment.status == "completed" and ranking is not None:
-        return ranking.id
+        if _same_ranking(submission, ranking):
+            return ranking.id  # the same submit again (a double click, a rerun)
+        raise Conflict(f"{_elsewhere(assignment_id)}. Kept: {_kept_ranking(ranking)}")
     require_open(assignment)
     assert ranking is not None, f"ranking task `{assignment_id}` has no stored display order"
     check_ranking(submission, list(ranking.display_order), settings_of(project))
@@ -171,6 +177,73 @@ def submit_ranking(session: Session, actor: Actor, assignment_id: int, submissio
     if assignment.gold is not None:
         score_ranking_result(session, actor, assignment, project, {it.candidate_id: it.rank for it in ranking.items})
     return ranking.id
+
+
+# ---------------------------------------------------------------------------------------------
+# A second submit of a finished lease (the same labeler in two tabs): never dropped without a word
+
+KEPT_CHARS = 300
+
+
+def _elsewhere(assignment_id: int) -> str:
+    return (f"task `{assignment_id}` was already submitted from another tab or window, with different work; "
+            "what you sent here was not stored (copy it if you need it)")
+
+
+def why_lease_gone(session: Session, actor: Actor, assignment_id: int) -> str:
+    """Why the actor's remembered lease can no longer be worked on, with the work kept when it was
+    submitted from another tab or window ("" when it is still open). Pages show it before moving on."""
+    assignment = own_assignment(session, actor, assignment_id)
+    if assignment.status == "completed":
+        model = Ranking if assignment.kind == "ranking" else Demonstration
+        kept = session.scalar(select(model).where(model.assignment_id == assignment.id))
+        if kept is None:
+            return f"task `{assignment_id}` was already submitted"
+        what = _kept_ranking(kept) if isinstance(kept, Ranking) else _kept_turns(kept.turns)
+        return (f"task `{assignment_id}` was already submitted from another tab or window; what this tab held "
+                f"for it was not stored. Kept: {what}")
+    try:
+        require_open(assignment)
+    except Conflict as e:
+        return str(e)
+    return ""
+
+
+def _same_turns(turns: Any, stored: list[dict]) -> bool:
+    """True when `turns` is what was stored (as the submit rules would store it)."""
+    try:
+        return check_turns(turns, final=True) == [dict(t) for t in stored]
+    except Invalid:
+        return False
+
+
+def _kept_turns(stored: list[dict]) -> str:
+    """The stored turns, shortened, for the message."""
+    text = " | ".join(f"{t['role']}: {t['content']}" for t in stored)
+    return text if len(text) <= KEPT_CHARS else text[:KEPT_CHARS] + "…"
+
+
+def _same_ranking(sub: RankingSubmission, ranking: Ranking) -> bool:
+    """True when `sub` is the stored ranking (ranks, ratings, flags, none acceptable, comment)."""
+    sent = {it.candidate_id: (it.rank, it.likert, list(dict.fromkeys(it.flags))) for it in sub.items}
+    stored = {it.candidate_id: (it.rank, it.likert, list(it.flags or [])) for it in ranking.items}
+    return (sent == stored and sub.none_acceptable == ranking.none_acceptable
+            and sub.comment.strip() == (ranking.comment or ""))
+
+
+def _kept_ranking(ranking: Ranking) -> str:
+    """The stored ranking as the page shows it: `A = 1 (Likert 6), B = 2, …`."""
+    label = {cid: LABELS[i] for i, cid in enumerate(ranking.display_order)}
+    parts = []
+    for it in sorted(ranking.items, key=lambda it: label.get(it.candidate_id, "?")):
+        rating = f" (quality {it.likert})" if it.likert is not None else ""
+        parts.append(f"{label.get(it.candidate_id, it.candidate_id)} = {it.rank or 'unranked'}{rating}")
+    text = ", ".join(parts)
+    if ranking.none_acceptable:
+        text += "; none acceptable"
+    if ranking.comment:
+        text += f"; comment: {ranking.comment[:KEPT_CHARS]}"
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

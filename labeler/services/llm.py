@@ -6,34 +6,29 @@ Design constraints:
 - Any OpenAI-compatible server works (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp server,
   Together): the project's `model_base_url` wins over `OPENAI_BASE_URL`, which wins over the SDK's
   default (api.openai.com).
-- Every message built from an SDK error goes through `redact`, which removes any key this process
-  has resolved (and anything shaped like one), so a key cannot leak into a log or an error.
+- Every message built from an SDK error goes through `redact` (labeler/redaction.py), which removes any
+  key this process has resolved, in any case or echoed masked, and anything shaped like one.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import openai
 
 from labeler.errors import Invalid, LabelerError
+from labeler.redaction import DEFAULT_KEY_ENV, redact, remember_key
+
+__all__ = ["DEFAULT_KEY_ENV", "Endpoint", "ModelError", "describe_api_error", "model_configured", "redact",
+           "resolve_endpoint"]
 
 if TYPE_CHECKING:
     from labeler.services.projects import ProjectSettings
 
-DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
 
-# Keys resolved in this process: redact() removes them from any text.
-_known_keys: set[str] = set()
-_known_lock = threading.Lock()
-# Shapes of common provider keys (OpenAI sk-..., Anthropic-style sk-ant-..., bearer tokens).
-_KEY_SHAPES = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9_\-.=]{8,}")
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")  # https://user:secret@host
 
 
 class ModelError(LabelerError):
@@ -78,7 +73,7 @@ def resolve_endpoint(settings: ProjectSettings | None = None) -> Endpoint:
             f"no model API key: set the environment variable `{key_env}` to the key for {where}; "
             "a local server that checks no key (vLLM, Ollama, llama.cpp) takes any value, e.g. `local`"
         )
-    _remember_key(api_key)
+    remember_key(api_key)
     return Endpoint(base_url=base_url.rstrip("/") if base_url else None, api_key=api_key)
 
 
@@ -108,25 +103,7 @@ def describe_api_error(exc: BaseException) -> str:
     return redact(" ".join(text.split()))
 
 
-def redact(text: str) -> str:
-    """`text` with every key this process resolved (and anything shaped like a key) replaced."""
-    with _known_lock:
-        keys = sorted(_known_keys, key=len, reverse=True)
-    for key in keys:
-        text = text.replace(key, "[REDACTED]")
-    env_key = os.environ.get(DEFAULT_KEY_ENV)
-    if env_key and len(env_key) >= 4:
-        text = text.replace(env_key, "[REDACTED]")
-    return _URL_CREDENTIALS.sub(r"\1[REDACTED]@", _KEY_SHAPES.sub("[REDACTED]", text))
-
-
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _remember_key(key: str) -> None:
-    if len(key) >= 4:  # a 1-3 character placeholder key ("x") would redact ordinary text
-        with _known_lock:
-            _known_keys.add(key)
 
 
 def _where(exc: openai.APIError) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
-from labeler.services.auth import get_user_or_raise, set_active
+from labeler.services.auth import LOCKED_HERE, get_user_or_raise, set_active
 from tests.app.conftest import app_as, errors, new_app
 from tests.factories import PASSWORD, make_user
 
@@ -58,8 +58,14 @@ def test_account_locks_after_repeated_failures(db_url, monkeypatch):
     for _ in range(2):
         at = _log_in(at, "alice", "not the password")
     at = _log_in(at, "alice", PASSWORD)  # right password, but locked now
-    assert errors(at) == ["account `alice` is locked after repeated failures; try again later"]
+    assert errors(at) == [LOCKED_HERE]
     assert "user" not in at.session_state
+    at = new_app().run()  # an unknown username gets the very same messages: nothing tells which names exist
+    for _ in range(2):
+        at = _log_in(at, "nobody", "not the password")
+        assert errors(at) == ["wrong username or password"]
+    at = _log_in(at, "nobody", PASSWORD)
+    assert errors(at) == [LOCKED_HERE]
 
 
 def test_deactivated_account_is_refused(db_url):

@@ -229,7 +229,9 @@ def test_submit_a_ranking_with_a_tie_likert_and_flags(db_url):
                        (4, 2, ["hallucination", "harmful_advice"], 3)]
         assert s.scalars(select(Event).where(Event.action == "ranking.submit")).one().object_id == ranking_id
     with session_scope() as s:  # double submit: the same id, nothing changes
-        assert submit_ranking(s, alice, task.assignment_id, ranked(task, [4, 3, 2, 1])) == ranking_id
+        assert submit_ranking(s, alice, task.assignment_id, sub) == ranking_id
+    with pytest.raises(Conflict, match="already submitted from another tab"), session_scope() as s:
+        submit_ranking(s, alice, task.assignment_id, ranked(task, [4, 3, 2, 1]))  # different work: said so
     with session_scope(write=False) as s:
         assert s.get(RankingItem, items[task.candidates[0].candidate_id].id).rank == 1
     assert audit_counters() == []

@@ -1,7 +1,7 @@
 """exact candidate identity: a candidate's text_hash covers its text as written, whitespace included.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-02 05:10:00.000000
 
 Until now the hash was taken of the text with surrounding whitespace stripped, so two replies that
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

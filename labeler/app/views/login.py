@@ -1,4 +1,4 @@
-"""Login form: the project's own users table (argon2id), lockout after repeated failures."""
+"""Login form: the project's own users table (argon2id), lockout per username and client (this browser's address)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import streamlit as st
 
 from labeler.app import deps
 from labeler.services.auth import actor_for, authenticate
+
+
+def _client() -> str:
+    """This browser's address as the server sees it: the lockout is per username and client."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else ""
 
 
 def render_login() -> None:
@@ -25,7 +31,7 @@ def render_login() -> None:
         return
     # The failure count must be stored even when the login is refused, so commit either way.
     with deps.session() as s:
-        result = authenticate(s, username.strip(), password)
+        result = authenticate(s, username.strip(), password, client=_client())
         actor = actor_for(result.user) if result.ok else None
     if actor is None:
         st.error(result.message)
