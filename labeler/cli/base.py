@@ -24,7 +24,6 @@ from typer.core import TyperGroup
 
 from labeler import __version__
 from labeler.errors import LabelerError
-
 from labeler.redaction import redact
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import exists, func, select
@@ -42,6 +43,7 @@ from labeler.services.queue import (
     require_worker,
 )
 from labeler.services.submissions import (  # noqa: F401 - the submission models are part of this API
+    LABELS,
     ItemSubmission,
     RankingSubmission,
     check_ranking,
