@@ -1,10 +1,10 @@
 """Fuzz benchmark: the structured reader fuzz suite (tests/security/test_reader_fuzz.py) at full size.
 
-The normal test run fuzzes 100 files per reader and store; this runs `--fuzz-examples` (default 600) per
-reader (7 JSON readers and the CSV path) on each backend: 8 x 600 x 2 = 9,600 files, plus the normal run's.
+The normal test run fuzzes 100 files per reader and store; this runs `--fuzz-examples` (default 640) per
+reader (7 JSON readers and the CSV path) on each backend: 8 x 640 x 2 = 10,240 files.
 Target (issue 20): 0 tracebacks and 0 partial imports. Writes the counts per reader and store.
 
-    python bench/fuzz/run.py --fuzz-examples 600 --backends sqlite,postgres
+    python bench/fuzz/run.py --fuzz-examples 640 --backends sqlite,postgres
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bench.common import ROOT, write_table  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fuzz-examples", type=int, default=600, help="files per reader and backend")
+    parser.add_argument("--fuzz-examples", type=int, default=640, help="files per reader and backend")
     parser.add_argument("--backends", default="sqlite,postgres")
     args, _ = parser.parse_known_args()  # the other benches' options pass through `make bench`
     rows = []
