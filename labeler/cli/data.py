@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -125,21 +124,30 @@ def _print_import_report(r: ingest.ImportReport) -> None:
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    port: Annotated[int, typer.Option(help="Port to listen on (the first worker's, with --workers).")] = 8501,
+    workers: Annotated[int, typer.Option(min=1, help="App processes, on ports PORT, PORT+1, ... (a team on "
+                                                     "PostgreSQL behind a reverse proxy; see the README).")] = 1,
+    nginx: Annotated[bool, typer.Option("--nginx", help="Print an nginx site for these workers and exit.")] = False,
+    listen: Annotated[str, typer.Option(help="With --nginx: what nginx listens on (port or address:port).")] = "80",
 ) -> None:
     """Apply migrations, then start the web app (Streamlit) on the configured database."""
     import subprocess
 
+    from labeler import serving
+
+    if nginx:
+        print(serving.nginx_site(serving.worker_ports(port, workers), host, listen), end="")
+        return
     from labeler.services.admin import upgrade_database
 
     upgrade_database()
-    app_script = Path(__file__).resolve().parent / "app" / "main.py"
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app_script), "--server.address", host,
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]
-    console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
-    raise typer.Exit(subprocess.call(command))
+    if workers == 1:
+        console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
+        raise typer.Exit(subprocess.call(serving.app_command(host, port)))
+    last = port + workers - 1
+    console.print(f"labeler app: {workers} workers on http://{host}:{port}..{last} (Ctrl+C stops them); "
+                  "put a proxy with sticky sessions in front (`labeler serve --nginx`)")
+    raise typer.Exit(serving.serve_workers(host, port, workers, lambda line: console.print(line)))
 
 
 @app.command("demo")
