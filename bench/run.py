@@ -20,8 +20,9 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine_details
 
-BENCHES = ["import", "queue", "export", "generate", "e2e", "profile"]
-TABLES = ["import", "import_rm", "queue", "export", "generate", "e2e", "profile"]  # the benches' tables, in order
+BENCHES = ["import", "queue", "export", "generate", "e2e", "web", "profile"]
+# The tables the benches write, in report order (bench/import writes two).
+TABLES = ["import", "import_rm", "queue", "export", "generate", "e2e", "web", "profile"]
 # How a cost should grow with the data (DESIGN.md: flat queue operations, linear imports and exports,
 # memory flat). A per-unit cost that stays within this factor from the smallest to the largest size
 # is "as expected".
@@ -97,6 +98,12 @@ def summary_rows() -> list[dict[str, Any]]:
                            f"{r['lost']} / {r['over_collected']} / {r['errors']}", "0 / 0 / 0", r["met"]))
         rows.append(figure("e2e", r["backend"], size, "next_task / submit p95 ms under load",
                            f"{r['next_task_p95_ms']} / {r['submit_p95_ms']}"))
+    for r in load("web"):
+        rows.append(figure("web", r["setup"], r["sessions"], "submit -> next task visible p50 / p95 ms",
+                           f"{r['next_visible_p50_ms']} / {r['next_visible_p95_ms']}", "p95 <= 300 ms",
+                           "yes" if (r["next_visible_p95_ms"] or 10**9) <= 300 else "NO"))
+        rows.append(figure("web", r["setup"], r["sessions"], "app CPU ms per submission; labelers per core",
+                           f"{r['app_cpu_ms_per_submission']}; {r['labelers_per_core']}"))
     return rows
 
 

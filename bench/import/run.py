@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -69,7 +71,9 @@ def one(backend: str, file: Path, fmt: str = "prompts") -> None:
             create_project(s, OPERATOR, "bench")
         start, cpu = time.perf_counter(), cpu_seconds()
         with TreePeak() as tree, session_scope(url) as s:
+            server = _server_process(s)
             report = import_file(s, OPERATOR, "bench", file, ImportOptions(format=fmt))
+            db_cpu = _process_cpu(server) if server else None
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     print(json.dumps({
         "backend": backend, "records": report.records, "prompts_added": report.prompts_added,
@@ -78,7 +82,20 @@ def one(backend: str, file: Path, fmt: str = "prompts") -> None:
         "seconds": round(seconds, 2), "prompts_per_s": round(report.records / seconds),
         "candidates_per_s": round(report.candidates_added / seconds),
         "peak_rss_mb": round(peak_rss_mb(), 1), "peak_total_mb": round(tree.peak_mb, 1), "cpu_s": round(cpu, 2),
+        "db_cpu_s": round(db_cpu, 2) if db_cpu is not None else "-",
     }))
+
+
+def _server_process(session: Any) -> int | None:
+    """PostgreSQL: the pid of the server process that runs this session's queries (SQLite runs in ours)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:
@@ -199,7 +216,7 @@ def rm_shape(data: Path, sizes: list[int], backends: list[str]) -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     cols = ["backend", "size", "file_mb", "prompts_added", "candidates_added", "rankings_added", "seconds",
-            "prompts_per_s", "candidates_per_s", "target", "met", "cpu_s", "peak_rss_mb", "peak_total_mb"]
+            "prompts_per_s", "candidates_per_s", "target", "met", "cpu_s", "db_cpu_s", "peak_rss_mb", "peak_total_mb"]
     print(write_table("import_rm", rows, cols,
                       "Import of existing preferences (InstructGPT's RM shape: OpenAssistant trees, K = 4..9 ranked)"))
 

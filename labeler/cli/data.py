@@ -131,7 +131,7 @@ def serve(
     listen: Annotated[str, typer.Option(help="With --nginx: what nginx listens on (port or address:port).")] = "80",
 ) -> None:
     """Apply migrations, then start the web app (Streamlit) on the configured database."""
-    import subprocess
+    import os
 
     from labeler import serving
 
@@ -143,7 +143,8 @@ def serve(
     upgrade_database()
     if workers == 1:
         console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
-        raise typer.Exit(subprocess.call(serving.app_command(host, port)))
+        command = serving.app_command(host, port)
+        os.execv(command[0], command)  # the app replaces this process, so a service manager's signals reach it
     last = port + workers - 1
     console.print(f"labeler app: {workers} workers on http://{host}:{port}..{last} (Ctrl+C stops them); "
                   "put a proxy with sticky sessions in front (`labeler serve --nginx`)")
