@@ -149,14 +149,15 @@ async def labeler(browser, base: str, name: str, run: dict, latencies: list[floa
     live = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
     ok, failed = live.get_by_test_id("stAlertContentSuccess"), live.get_by_test_id("stAlertContentError")
     done = 0
+    prompt = page.get_by_test_id("stChatMessage").first
     try:
-        await page.goto("/")
-        await page.get_by_label("Username").fill(name)
-        await page.get_by_label("Password", exact=True).fill(PASSWORD)
-        await page.get_by_role("button", name="Log in").click()
-        await page.get_by_test_id("stSidebarNav").get_by_text("Rank", exact=True).click()
-        prompt = page.get_by_test_id("stChatMessage").first
-        await expect(prompt).to_be_visible(timeout=120_000)
+        async with run["logins"]:  # a few at a time: 32 first page loads at once time out on 2 cores
+            await page.goto("/", timeout=300_000)
+            await page.get_by_label("Username").fill(name)
+            await page.get_by_label("Password", exact=True).fill(PASSWORD)
+            await page.get_by_role("button", name="Log in").click()
+            await page.get_by_test_id("stSidebarNav").get_by_text("Rank", exact=True).click()
+            await expect(prompt).to_be_visible(timeout=120_000)
         run["ready"] += 1
         await run["go"].wait()
         last = ""  # the latest acknowledged "Ranking #N": the next submission must show another one
@@ -200,7 +201,7 @@ async def drive(base: str, sessions: int, seconds: float, pids: list[int]) -> di
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
                                           "--disable-gpu", "--disable-dev-shm-usage"])
-        run = {"ready": 0, "go": asyncio.Event(), "deadline": 0.0}
+        run = {"ready": 0, "go": asyncio.Event(), "deadline": 0.0, "logins": asyncio.Semaphore(4)}
         tasks = [asyncio.create_task(labeler(browser, base, f"l{n}", run, latencies, errors)) for n in range(sessions)]
         while run["ready"] < sessions:  # every session logged in with a task on screen: the clock starts
             await asyncio.sleep(0.1)
