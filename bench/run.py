@@ -20,7 +20,9 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine_details
 
-BENCHES = ["import", "queue", "export", "generate", "e2e", "profile", "fuzz"]
+BENCHES = ["import", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
+# The tables the benches write, in report order (bench/import writes two).
+TABLES = ["import", "import_rm", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
 # How a cost should grow with the data (DESIGN.md: flat queue operations, linear imports and exports,
 # memory flat). A per-unit cost that stays within this factor from the smallest to the largest size
 # is "as expected".
@@ -76,6 +78,9 @@ def summary_rows() -> list[dict[str, Any]]:
     for r in load("import"):
         rows.append(figure("import", r["backend"], r["size"], "prompts/s", r["prompts_per_s"], r["target"],
                            r["met"], r.get("x_floor", "")))
+    for r in load("import_rm"):
+        rows.append(figure("import (RM shape)", r["backend"], r["size"], "ranked prompts/s, peak MB (with worker)",
+                           f"{r['prompts_per_s']}, {r['peak_total_mb']}", r["target"], r["met"]))
     for r in load("queue"):
         rows.append(figure("queue", r["backend"], r["size"], f"{r['operation']} p95 ms", r["p95_ms"], r["target"],
                            r["met"]))
@@ -93,6 +98,12 @@ def summary_rows() -> list[dict[str, Any]]:
                            f"{r['lost']} / {r['over_collected']} / {r['errors']}", "0 / 0 / 0", r["met"]))
         rows.append(figure("e2e", r["backend"], size, "next_task / submit p95 ms under load",
                            f"{r['next_task_p95_ms']} / {r['submit_p95_ms']}"))
+    for r in load("web"):
+        rows.append(figure("web", r["setup"], r["sessions"], "submit -> next task visible p50 / p95 ms",
+                           f"{r['next_visible_p50_ms']} / {r['next_visible_p95_ms']}", "p95 <= 300 ms",
+                           "yes" if (r["next_visible_p95_ms"] or 10**9) <= 300 else "NO"))
+        rows.append(figure("web", r["setup"], r["sessions"], "app CPU ms per submission; labelers per core",
+                           f"{r['app_cpu_ms_per_submission']}; {r['labelers_per_core']}"))
     for backend in sorted({r["backend"] for r in load("fuzz")}):
         mine = [r for r in load("fuzz") if r["backend"] == backend]
         crashes = sum(r["crashes"] for r in mine)
@@ -123,6 +134,12 @@ def growth_rows() -> list[dict[str, Any]]:
         compare("import", backend, "µs per prompt", "linear (per-prompt cost flat)",
                 [(r["size"], r["seconds"] / r["size"] * 1e6) for r in mine])
         compare("import", backend, "peak RSS MiB", "flat", [(r["size"], r["peak_rss_mb"]) for r in mine])
+    for backend in backends("import_rm"):
+        mine = [r for r in load("import_rm") if r["backend"] == backend]
+        compare("import (RM shape)", backend, "µs per ranked prompt", "linear (per-prompt cost flat)",
+                [(r["size"], r["seconds"] / r["size"] * 1e6) for r in mine])
+        compare("import (RM shape)", backend, "peak MiB with worker", "flat",
+                [(r["size"], r["peak_total_mb"]) for r in mine])
     for backend in backends("queue"):
         mine = [r for r in load("queue") if r["backend"] == backend]
         for operation in sorted({r["operation"] for r in mine}):
@@ -170,7 +187,7 @@ def write_report() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(
         {"machine": details, "runs": runs, "summary": summary, "growth": growth,
-         "benches": {name: load(name) for name in BENCHES if load(name)}}, indent=2))
+         "benches": {name: load(name) for name in TABLES if load(name)}}, indent=2))
     parts = [
         "# Benchmark results", "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in details.items()), "",
@@ -183,7 +200,7 @@ def write_report() -> None:
         f"the latency, or the memory) grows by at most {GROWTH_TOLERANCE}x.", "",
         table(growth, GROWTH_COLUMNS) if growth else "(one size per bench in this run: nothing to compare)\n",
     ]
-    parts += [(OUT / f"{name}.md").read_text() for name in BENCHES if (OUT / f"{name}.md").exists()]
+    parts += [(OUT / f"{name}.md").read_text() for name in TABLES if (OUT / f"{name}.md").exists()]
     if run_rows:
         parts += ["## How these figures were made", "", table(run_rows, ["bench", "command", "minutes", "finished"])]
     (OUT / "RESULTS.md").write_text("\n".join(parts))

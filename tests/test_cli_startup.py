@@ -54,7 +54,7 @@ def test_the_app_entry_point_comes_from_the_installed_package(tmp_path):
         shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    out = _python("from labeler.cli.data import app_entry_point; print(app_entry_point())", cwd=elsewhere,
+    out = _python("from labeler.serving import app_entry_point; print(app_entry_point())", cwd=elsewhere,
                   env={"PYTHONPATH": str(site)})
     assert Path(out.strip()) == site / "labeler" / "app" / "main.py"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +22,6 @@ from labeler.cli.base import (
     lazy,
     session_scope,
 )
-from labeler.errors import LabelerError
 from labeler.formats import IMPORT_FORMATS
 
 ingest = lazy("labeler.services.ingest")
@@ -129,34 +127,34 @@ def _print_import_report(r: ingest.ImportReport) -> None:
 
 
 
-def app_entry_point() -> Path:
-    """The Streamlit script inside the installed package, wherever and however it is installed."""
-    from importlib.resources import files
-
-    script = Path(str(files("labeler.app").joinpath("main.py")))
-    if not script.is_file():
-        raise LabelerError(f"the app's entry point is missing from the installed package: {script}")
-    return script
-
-
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    port: Annotated[int, typer.Option(help="Port to listen on (the first worker's, with --workers).")] = 8501,
+    workers: Annotated[int, typer.Option(min=1, help="App processes, on ports PORT, PORT+1, ... (a team on "
+                                                     "PostgreSQL behind a reverse proxy; see the README).")] = 1,
+    nginx: Annotated[bool, typer.Option("--nginx", help="Print an nginx site for these workers and exit.")] = False,
+    listen: Annotated[str, typer.Option(help="With --nginx: what nginx listens on (port or address:port).")] = "80",
 ) -> None:
     """Apply migrations, then start the web app (Streamlit) on the configured database."""
-    import subprocess
+    import os
 
+    from labeler import serving
+
+    if nginx:
+        print(serving.nginx_site(serving.worker_ports(port, workers), host, listen), end="")
+        return
     from labeler.services.admin import upgrade_database
 
     upgrade_database()
-    app_script = app_entry_point()
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app_script), "--server.address", host,
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]
-    console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
-    raise typer.Exit(subprocess.call(command))
+    if workers == 1:
+        console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
+        command = serving.app_command(host, port)
+        os.execv(command[0], command)  # the app replaces this process, so a service manager's signals reach it
+    last = port + workers - 1
+    console.print(f"labeler app: {workers} workers on http://{host}:{port}..{last} (Ctrl+C stops them); "
+                  "put a proxy with sticky sessions in front (`labeler serve --nginx`)")
+    raise typer.Exit(serving.serve_workers(host, port, workers, lambda line: console.print(line)))
 
 
 @app.command("demo")

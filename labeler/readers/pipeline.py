@@ -115,20 +115,28 @@ def _scrub(record: ImportRecord, pii: Counter) -> ImportRecord:
 def prepared_batches(
     path: Path, fmt: str, options: PrepareOptions, max_record_bytes: int, batch_size: int, pii: Counter
 ) -> Iterator[list[Item]]:
-    """Batches of prepared records, rejects and notices, in file order (in-process)."""
+    """Batches of prepared records, rejects and notices, in file order (in-process).
+
+    A batch ends after `batch_size` rows, a prompt and each of its candidates counting one: a
+    ranked prompt carries K replies, so counting records would make labelled batches K times the
+    memory of prompt batches.
+    """
     batch: list[Item] = []
+    rows = 0
     for item in read_records(path, fmt, max_record_bytes=max_record_bytes):
+        rows += 1
         if isinstance(item, ImportRecord):
             if options.keeps(item):
                 batch.append(prepare(item, options, pii))
+                rows += len(item.candidates)
             else:
                 batch.append(Notice(line=item.line, kind="candidates_out_of_range",
                                     message=f"{len(item.candidates)} candidate(s)"))
         else:
             batch.append(item)
-        if len(batch) >= batch_size:
+        if rows >= batch_size:
             yield batch
-            batch = []
+            batch, rows = [], 0
     if batch:
         yield batch
 

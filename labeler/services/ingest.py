@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.base import utcnow
 from db.models import Prompt
 from labeler.bloom import BloomFilter
 from labeler.config import get_settings
@@ -38,6 +37,7 @@ from labeler.readers.records import Reject
 from labeler.readers.records import notice_label as notice_label  # for the CLI's and the app's reports
 from labeler.readers.source import check_file
 from labeler.services.actors import Actor, require_admin
+from labeler.services.bulk import bound_now, write_rows
 from labeler.services.events import record_event
 from labeler.services.ingest_labels import store_labels
 from labeler.services.projects import get_project_or_raise, settings_of
@@ -279,7 +279,7 @@ def _flush(run: _Run, batch: list[Prepared]) -> None:
         _insert_prompts(run, fresh)
     labeled = [p for p in fresh if p.labeled] + labeled_dups
     if labeled:
-        added = store_labels(run.session, run.project_id, run.source, labeled)
+        added = store_labels(run.session, run.project_id, run.source, labeled, stored)
         report.candidates_added += added.candidates
         report.rankings_added += added.rankings
         report.demonstrations_added += added.demonstrations
@@ -342,18 +342,15 @@ _PROMPT_COLUMNS = (
 
 
 def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
-    """The hot path of every import: one driver-level executemany per batch, JSON pre-encoded."""
+    """The hot path of every import: one driver-level executemany (or COPY) per batch, JSON pre-encoded."""
     conn = run.session.connection()
-    created = _bind_created_at(conn)
+    created = bound_now(conn)
     rows = [
         (run.project_id, p.messages_json, run.source, p.external_id, p.origin_user, p.split, p.chash,
          p.phash, p.meta_json, 0, 0, created)
         for p in fresh
     ]
-    if conn.dialect.name == "postgresql":
-        _copy_rows(conn, "prompts", _PROMPT_COLUMNS, rows)
-    else:
-        conn.exec_driver_sql(_prompt_insert_sql(), rows)
+    write_rows(conn, "prompts", _PROMPT_COLUMNS, rows)
     by_split = run.report.by_split
     for p in fresh:
         by_split[p.split] = by_split.get(p.split, 0) + 1
@@ -361,27 +358,6 @@ def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
         if p.phash is not None and run.seen_prefix is not None:
             run.seen_prefix.add(p.phash)
     run.report.prompts_added += len(rows)
-
-
-def _prompt_insert_sql() -> str:
-    marks = ", ".join("?" * len(_PROMPT_COLUMNS))
-    return f"INSERT INTO prompts ({', '.join(_PROMPT_COLUMNS)}) VALUES ({marks})"
-
-
-def _copy_rows(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """PostgreSQL's bulk path: COPY through psycopg, on the session's connection and transaction."""
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _bind_created_at(conn: Any) -> Any:
-    """Now, as the driver expects it (the column type's own bind processing, done once per batch)."""
-    column_type = Prompt.__table__.c.created_at.type
-    value = column_type.process_bind_param(utcnow(), conn.dialect)
-    processor = column_type.impl.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return processor(value) if processor else value
 
 
 class _RejectsFile:
