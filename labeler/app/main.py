@@ -6,9 +6,12 @@ checks again through the services, which enforce the permissions themselves.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from labeler.app import deps
+from labeler.app.render import MARKDOWN_KEY
 from labeler.errors import Unavailable
 
 
@@ -16,8 +19,9 @@ def _page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
     return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
 
 
-# Every page: (file under views/, title, icon, roles that may open it). The first is the default.
-# Add a page with one line here; main() builds the navigation from this table.
+# Every page: (file under views/, title, icon, roles that may open it). A role's first page is its default,
+# except that admins land on the Dashboard. Add a page with one line here; main() builds the navigation
+# from this table, grouped by SECTIONS (so no page hides behind "View more").
 PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("demonstrate", "Demonstrate", ":material/edit_note:", ("labeler", "reviewer", "admin")),
     ("rank", "Rank", ":material/format_list_numbered:", ("labeler", "reviewer", "admin")),
@@ -36,6 +40,13 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("finetune", "Fine-tuning", ":material/model_training:", ("admin",)),
 )
 PAGE_PATHS = tuple(name for name, *_ in PAGES)
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Labeling", ("demonstrate", "rank", "my_work", "paraphrases")),
+    ("Reviewing", ("review", "labelers", "quality", "gold")),
+    ("Admin", ("dashboard", "projects", "users", "import_data", "generate", "export", "finetune")),
+)
+LANDING = {"admin": "dashboard"}
+ICON = Path(__file__).resolve().parent / "static" / "icon.png"
 
 
 def pages_for(role: str | None) -> list[st.Page]:
@@ -45,12 +56,24 @@ def pages_for(role: str | None) -> list[st.Page]:
         login = [_page("login", "Log in", ":material/login:", default=True)]
         return login + [st.Page("views/login.py", title="Log in", url_path=path) for path in PAGE_PATHS]
     allowed = [(name, title, icon) for name, title, icon, roles in PAGES if role in roles]
-    return [_page(name, title, icon, default=i == 0) for i, (name, title, icon) in enumerate(allowed)]
+    landing = LANDING.get(role, allowed[0][0])
+    return [_page(name, title, icon, default=name == landing) for name, title, icon in allowed]
+
+
+def navigation_for(role: str | None) -> list[st.Page] | dict[str, list[st.Page]]:
+    """The role's pages grouped into sections (one section alone is shown as a plain list)."""
+    pages = pages_for(role)
+    if role is None:
+        return pages
+    by_path = {p.url_path: p for p in pages}
+    groups = {title: [by_path[n] for n in names if n in by_path] for title, names in SECTIONS}
+    groups = {title: group for title, group in groups.items() if group}
+    return groups if len(groups) > 1 else pages
 
 
 def main() -> None:
     """Render the app for the current session; a lost database server is a message, and the next run retries."""
-    st.set_page_config(page_title="labeler", page_icon=":material/rate_review:", layout="wide")
+    st.set_page_config(page_title="labeler", page_icon=str(ICON), layout="wide")
     try:
         _render()
     except Unavailable as e:
@@ -60,11 +83,14 @@ def main() -> None:
 def _render() -> None:
     deps.ensure_database()
     actor = deps.current_actor()
-    navigation = st.navigation(pages_for(actor.role if actor else None),
-                               position="sidebar" if actor else "hidden")
+    navigation = st.navigation(navigation_for(actor.role if actor else None),
+                               position="sidebar" if actor else "hidden", expanded=True)
     if actor is not None:
         with st.sidebar:
             st.caption(f"Logged in as **{actor.username}** ({actor.role})")
+            st.toggle("Show Markdown", key=MARKDOWN_KEY,
+                      help="Off: texts are shown exactly as written (line breaks, indentation, code). "
+                           "On: rendered as Markdown (raw HTML is never run).")
             if st.button("Log out", key="logout", icon=":material/logout:"):
                 deps.logout("You have been logged out.")
                 st.rerun()

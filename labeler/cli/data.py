@@ -130,13 +130,14 @@ def serve(
     """Apply migrations, then start the web app (Streamlit) on the configured database."""
     import subprocess
 
+    from labeler.app.server import config_flags
     from labeler.services.admin import upgrade_database
 
     upgrade_database()
     app_script = Path(__file__).resolve().parent / "app" / "main.py"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app_script), "--server.address", host,
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable, "-m", "streamlit", "run", str(app_script), *config_flags(), "--server.address", host,
+        "--server.port", str(port),
     ]
     console.print(f"labeler app on http://{host}:{port} (Ctrl+C stops it)")
     raise typer.Exit(subprocess.call(command))

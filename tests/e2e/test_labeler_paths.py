@@ -10,7 +10,7 @@ from sqlalchemy import select
 from db.models import Assignment, Candidate, Demonstration, Prompt, Ranking
 from labeler.services import session_scope
 from tests.app.data import make_task_project
-from tests.e2e.ui import expect, go_to, log_in, pick, settled, success_text, toggle_pill
+from tests.e2e.ui import expect, go_to, log_in, pick, settled, success_text, toggle_flag
 from tests.factories import make_user
 
 
@@ -67,10 +67,9 @@ def test_ranking_four_candidates_with_a_tie_and_a_flag(new_page):
     for label, rank, likert in (("A", "1", "6"), ("B", "2", "4"), ("C", "2", "4"), ("D", "4", "1")):
         pick(page, f"Rank of {label}", rank)
         pick(page, f"Quality of {label}", likert)
-    toggle_pill(page, "Flags for D", "Hallucination")
+    toggle_flag(page, "Flags for D", "Hallucination")
     expect(page.get_by_text("Your order: A > B = C > D")).to_be_visible()
-    shown = [page.get_by_role("heading", name=x, exact=True).locator("xpath=ancestor::*[@data-testid="
-             "'stVerticalBlock'][1]").inner_text() for x in "ABCD"]
+    shown = [page.locator(f'.rank-card[data-label="{x}"]').inner_text() for x in "ABCD"]
     page.get_by_role("button", name="Submit ranking").click()
     assert re.match(r"Ranking #\d+ submitted", success_text(page, "Ranking #"))
     expect(page.get_by_role("radiogroup", name="Rank of A").get_by_role("radio", checked=True)).to_have_count(0)
