@@ -6,12 +6,11 @@ Python side gets what the control would send: its trigger value, set under the c
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import select
 
 from db.models import Assignment, Candidate, Ranking
 from labeler.services import session_scope
+from tests.app import conftest
 from tests.app.conftest import app_as, errors, successes
 from tests.app.data import make_task_project
 from tests.factories import make_user
@@ -33,8 +32,7 @@ def _open(alice):
 
 def control_data(at) -> dict:
     """What the page handed the Rank control to render."""
-    [control] = [e for e in at.get("bidi_component") if e.proto.component_name == "labeler_rank"]
-    return json.loads(control.proto.json)
+    return conftest.control_data(at, "rank")
 
 
 def _send(at, aid, ranks, likerts=None, flags=None, none=False, comment="", what="submit"):

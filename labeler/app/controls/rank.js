@@ -76,7 +76,7 @@ export default function (component) {
   root.dataset.markdown = String(data.markdown);
   const k = data.candidates.length, L = data.candidates.map((c) => c.label);
   const state = load(data);
-  let pendingFlag = false, sent = false;
+  let pendingFlag = false;
   const save = () => sessionStorage.setItem(STORE(data.aid), JSON.stringify(state));
 
   const cards = [], status = el("div", { class: "rank-status", role: "status", "aria-live": "polite" });
@@ -160,14 +160,12 @@ export default function (component) {
     orderText.textContent = `Your order: ${summary(state, data)}`;
     status.textContent = verdict.text;
     status.classList.toggle("bad", !verdict.ok);
-    submit.disabled = !verdict.ok || sent;
+    submit.disabled = !verdict.ok;
     save();
   }
 
   function send() {
-    if (!check(state, data).ok || sent) return;
-    sent = true;
-    submit.disabled = true;
+    if (!check(state, data).ok) return;  // the page says why; a second press is harmless (same lease)
     state.comment = comment.value;
     save();
     setTriggerValue("submit", { ranks: state.ranks, likert: state.likert, flags: state.flags, none: state.none,
@@ -177,8 +175,6 @@ export default function (component) {
   const skipReason = el("input", { type: "text", class: "skip-reason", "aria-label": "Why skip it?",
     placeholder: "Why skip it? e.g. needs expertise I lack" });
   const skip = el("button", { type: "button", class: "rank-skip", text: "Skip task", onclick: () => {
-    if (sent) return;
-    sent = true;
     setTriggerValue("skip", { reason: skipReason.value, aid: data.aid });
   } });
 
