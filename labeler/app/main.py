@@ -49,26 +49,29 @@ LANDING = {"admin": "dashboard"}
 ICON = Path(__file__).resolve().parent / "static" / "icon.png"
 
 
+def _pages_by_name(role: str) -> dict[str, st.Page]:
+    allowed = [(name, title, icon) for name, title, icon, roles in PAGES if role in roles]
+    landing = LANDING.get(role, allowed[0][0])
+    return {name: _page(name, title, icon, default=name == landing) for name, title, icon in allowed}
+
+
 def pages_for(role: str | None) -> list[st.Page]:
     """The pages a role may open; logged out, only the login form (under every page's address,
     so that a reload of /rank asks for the password and then opens Rank, instead of "page not found")."""
     if role is None:
         login = [_page("login", "Log in", ":material/login:", default=True)]
         return login + [st.Page("views/login.py", title="Log in", url_path=path) for path in PAGE_PATHS]
-    allowed = [(name, title, icon) for name, title, icon, roles in PAGES if role in roles]
-    landing = LANDING.get(role, allowed[0][0])
-    return [_page(name, title, icon, default=name == landing) for name, title, icon in allowed]
+    return list(_pages_by_name(role).values())
 
 
 def navigation_for(role: str | None) -> list[st.Page] | dict[str, list[st.Page]]:
     """The role's pages grouped into sections (one section alone is shown as a plain list)."""
-    pages = pages_for(role)
     if role is None:
-        return pages
-    by_path = {p.url_path: p for p in pages}
-    groups = {title: [by_path[n] for n in names if n in by_path] for title, names in SECTIONS}
+        return pages_for(None)
+    by_name = _pages_by_name(role)
+    groups = {title: [by_name[n] for n in names if n in by_name] for title, names in SECTIONS}
     groups = {title: group for title, group in groups.items() if group}
-    return groups if len(groups) > 1 else pages
+    return groups if len(groups) > 1 else list(by_name.values())
 
 
 def main() -> None:
@@ -94,6 +97,7 @@ def _render() -> None:
             if st.button("Log out", key="logout", icon=":material/logout:"):
                 deps.logout("You have been logged out.")
                 st.rerun()
+    deps.sync_cookie()
     deps.show_flash()
     navigation.run()
 

@@ -22,6 +22,7 @@ from labeler.config import get_settings
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
+from labeler.services.login_sessions import revoke_user_sessions
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -94,6 +95,8 @@ def set_active(session: Session, actor: Actor, username: str, active: bool) -> U
     user.active = active
     if active:
         user.failed_logins, user.locked_until = 0, None
+    else:
+        revoke_user_sessions(session, user.id)
     record_event(session, actor, "user.activate" if active else "user.deactivate", "user", user.id)
     return user
 
@@ -116,6 +119,7 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
     _check_password(password)
     user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
+    revoke_user_sessions(session, user.id)  # every browser logged in as this user must log in again
     record_event(session, actor, "user.password", "user", user.id)
     return user
 

@@ -33,20 +33,17 @@ def test_two_turn_demonstration_with_a_reload_mid_draft(new_page):
 
     reply = page.get_by_label("Assistant reply")
     reply.fill("Paris is the capital of France.")
-    reply.press("Tab")  # leaving the box commits it, and the draft is saved
+    page.get_by_text("Draft saved").wait_for()  # saved while the cursor is still in the box
     settled(page)
 
-    page.reload()  # a new Streamlit session: log in again, the draft comes back from the database
-    log_in(page, "dana", path=page.url)
+    page.reload()  # a new Streamlit session, still logged in: the draft comes back from the database
+    settled(page)
     expect(page.get_by_label("Assistant reply")).to_have_value("Paris is the capital of France.")
     assert page.get_by_test_id("stChatMessage").first.inner_text() == prompt_text
 
     page.get_by_role("button", name="Add a user turn and reply").click()
-    settled(page)
     page.get_by_label("User turn 2").fill("And of Italy?")
     page.get_by_label("Assistant turn 3").fill("Rome.")
-    page.get_by_label("Assistant turn 3").press("Tab")
-    settled(page)
     page.get_by_role("button", name="Submit demonstration").click()
     assert re.match(r"Demonstration #\d+ submitted", success_text(page, "Demonstration #"))
 
