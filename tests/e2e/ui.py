@@ -17,6 +17,11 @@ except ImportError:  # the browser test modules import this first: skip them, or
                 allow_module_level=True)
 
 
+# A script run on a loaded 2-core machine can take several seconds; wait for conditions up to 15 s
+# (as long as the browser contexts' own default timeout), not Playwright's 5 s.
+expect.set_options(timeout=15_000)
+
+
 def settled(page: Page) -> Page:
     """Wait until the app's script run has finished (otherwise stale elements are still in the DOM)."""
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
