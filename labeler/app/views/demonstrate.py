@@ -100,6 +100,12 @@ def _suggest(actor: Actor, task: Task) -> None:
                    "reply you would give. The draft is kept with your demonstration.")
 
 
+def _value(key: str) -> Any:  # noqa: ANN401 - whatever the control sent
+    """The submit value the editor `key` sent, read in its callback."""
+    state = st.session_state.get(key)
+    return state.get("submit") if hasattr(state, "get") else None
+
+
 def _sent_turns(task: Task, value: Any) -> list[dict] | None:
     """The turns in a value the control sent for this lease (None for another lease's late value)."""
     if not isinstance(value, dict) or value.get("aid") != task.assignment_id:
@@ -108,8 +114,10 @@ def _sent_turns(task: Task, value: Any) -> list[dict] | None:
     return turns if isinstance(turns, list) else None
 
 
-def on_submit(actor: Actor, task: Task, turns: list[dict]) -> None:
-    """Store the demonstration; on success forget the lease and rerun into the next task."""
+def on_submit(actor: Actor, task: Task, turns: list[dict] | None) -> bool:
+    """Store the demonstration; on success forget the lease (the run then shows the next task)."""
+    if turns is None:
+        return False
     aid = task.assignment_id
     seconds = tasks.seconds_since_counted(NS, task)
     suggestion = st.session_state.get(_suggestion_key(aid))
@@ -118,7 +126,7 @@ def on_submit(actor: Actor, task: Task, turns: list[dict]) -> None:
         tasks.counted(NS, task, seconds)
         tasks.forget_task(NS)
         deps.flash(f"Demonstration #{demo_id} submitted. Here is the next prompt.")
-        st.rerun()
+    return ok
 
 
 def render_demonstrate() -> None:
@@ -133,16 +141,18 @@ def render_demonstrate() -> None:
     st.caption("Your text is saved as you type and comes back after a reload. Ctrl+Enter submits.")
     _load_editor(actor, task)
     _suggest(actor, task)
-    result = component("editor")(key=f"{NS}.editor.{aid}",
+    key = f"{NS}.editor.{aid}"
+    # The submit callback stores it before the next run draws the page (one run to the next task);
+    # where no callback ran (AppTest), the value is handled below.
+    result = component("editor")(key=key,
                                  data={"aid": aid, "turns": editor_turns(aid), "rev": st.session_state[_rev_key(aid)]},
-                                 on_draft_change=lambda: None, on_submit_change=lambda: None)
-    submitted = _sent_turns(task, result.submit)
-    if submitted is not None:
-        on_submit(actor, task, submitted)
-    else:
-        draft = _sent_turns(task, result.draft)
-        if draft is not None:
-            save(actor, task, draft)
+                                 on_draft_change=lambda: None,
+                                 on_submit_change=lambda: on_submit(actor, task, _sent_turns(task, _value(key))))
+    if on_submit(actor, task, _sent_turns(task, result.submit)):
+        st.rerun()
+    draft = _sent_turns(task, result.draft)
+    if draft is not None:
+        save(actor, task, draft)
     scope_control(actor, NS, task)
     tasks.skip_box(actor, NS, task)
 

@@ -56,31 +56,31 @@ def submission(task: Task, sent: dict[str, Any], seconds: float) -> RankingSubmi
         raise Invalid(f"the ranking sent by the page is malformed: {e}") from e
 
 
-def on_submit(actor: Actor, task: Task, sent: dict[str, Any]) -> None:
-    """Store the ranking; on success forget the lease and rerun into the next task."""
-    if sent.get("aid") != task.assignment_id:
-        return  # a value from a previous task's control (a late event): never stored on this lease
+def on_submit(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
+    """Store the ranking; on success forget the lease (the run then shows the next task). True if stored."""
+    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
+        return False  # a value from a previous task's control (a late event): never stored on this lease
     try:
         sub = submission(task, sent, tasks.seconds_since_counted(NS, task))
     except Invalid as e:
         st.error(str(e))
-        return
+        return False
     ok, ranking_id = deps.call(submit_ranking, actor, task.assignment_id, sub)
     if ok:
         tasks.forget_task(NS)
         deps.flash(f"Ranking #{ranking_id} submitted. Here is the next prompt.")
-        st.rerun()
+    return ok
 
 
-def on_skip(actor: Actor, task: Task, sent: dict[str, Any]) -> None:
-    """Skip the task with the reason typed in the control."""
-    if sent.get("aid") != task.assignment_id:
-        return
+def on_skip(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
+    """Skip the task with the reason typed in the control. True if skipped."""
+    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
+        return False
     ok, _ = deps.call(skip_task, actor, task.assignment_id, str(sent.get("reason") or "").strip())
     if ok:
         tasks.forget_task(NS)
         deps.flash("Task skipped. Here is the next one.", "info")
-        st.rerun()
+    return ok
 
 
 def render_rank() -> None:
@@ -91,13 +91,20 @@ def render_rank() -> None:
         return
     actor, task = opened
     scope_control(actor, NS, task)
-    result = component("rank")(key=f"{NS}.control.{task.assignment_id}",
-                               data=control_data(task, markdown_preferred()),
-                               on_submit_change=lambda: None, on_skip_change=lambda: None)
-    if result.submit:
-        on_submit(actor, task, result.submit)
-    elif result.skip:
-        on_skip(actor, task, result.skip)
+    key = f"{NS}.control.{task.assignment_id}"
+    # In the browser the callbacks store a submit or skip before the next run draws the page, so that
+    # one run shows the next task; where no callback ran (AppTest), the values are handled below.
+    result = component("rank")(key=key, data=control_data(task, markdown_preferred()),
+                               on_submit_change=lambda: on_submit(actor, task, _value(key, "submit")),
+                               on_skip_change=lambda: on_skip(actor, task, _value(key, "skip")))
+    if on_submit(actor, task, result.submit) or on_skip(actor, task, result.skip):
+        st.rerun()
+
+
+def _value(key: str, name: str) -> Any:  # noqa: ANN401 - whatever the control sent
+    """A value the control `key` sent, read in its callback."""
+    state = st.session_state.get(key)
+    return state.get(name) if hasattr(state, "get") else None
 
 
 render_rank()
