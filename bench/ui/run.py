@@ -195,15 +195,17 @@ def run(prompts: int, rankings: int) -> list[dict]:
             proc.terminate()
             proc.wait(timeout=30)
     size = prompts or "demo (206 prompts)"
-    react_p95 = percentile(react, 95)
-    rows.append({"data": size, "figure": "control reaction p95 / max ms",
-                 "value": f"{react_p95:.1f} / {max(react):.1f}",
+    react_p95 = percentile(react, 0.95)
+    rows.append({"data": size, "figure": "control reaction p50 / p95 / max ms",
+                 "value": f"{statistics.median(react):.1f} / {react_p95:.1f} / {max(react):.1f}",
                  "target": "<= 50 ms, no round trip", "met": "yes" if react_p95 <= 50 and not frames_during_controls
                  else "NO", "n": len(react), "note": f"{frames_during_controls} websocket frames sent by controls"})
-    p95 = percentile(submit_ms, 95)
-    rows.append({"data": size, "figure": "submit -> next prompt p50 / p95 ms",
-                 "value": f"{statistics.median(submit_ms):.0f} / {p95:.0f}", "target": "p95 <= 300 ms",
-                 "met": "yes" if p95 <= 300 else "NO", "n": len(submit_ms), "note": f"seeded in {seeded_s:.0f} s"})
+    p95 = percentile(submit_ms, 0.95)
+    rows.append({"data": size, "figure": "submit -> next prompt p50 / p95 / max ms",
+                 "value": f"{statistics.median(submit_ms):.0f} / {p95:.0f} / {max(submit_ms):.0f}",
+                 "target": "p95 <= 300 ms", "met": "yes" if p95 <= 300 else "NO", "n": len(submit_ms),
+                 "note": f"seeded in {seeded_s:.0f} s; load average {os.getloadavg()[0]:.0f} on "
+                         f"{os.cpu_count()} cores"})
     rows.append({"data": size, "figure": "keystrokes for a K-way ranking (rank, score, 1 flag each, submit)",
                  "value": ", ".join(f"K={k}: {n}" for k, n in sorted(keystrokes.items())), "target": "keyboard alone",
                  "met": "yes", "n": len(keystrokes), "note": "a chord (Shift+5, Ctrl+Enter) counts once"})
