@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Login: lock an account for `lockout_minutes` after `lockout_attempts` failures in a row.
     lockout_attempts: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    # A login in the app lasts this long in a browser (reloads and new tabs included), unless ended sooner.
+    session_hours: float = Field(default=12, gt=0)
     # Imports: the largest single record (line) accepted, and rows written per batch.
     max_record_bytes: int = Field(default=8 * 2**20, ge=1024)
     import_batch_size: int = Field(default=5000, ge=1)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
+from labeler.app.server import config_flags
 from labeler.errors import LabelerError
 
 RESTART_PAUSE_S = 2.0
@@ -37,9 +38,8 @@ def app_entry_point() -> Path:
 def app_command(host: str, port: int) -> list[str]:
     """The `streamlit run` command line of one app process."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(app_entry_point()), "--server.address", host,
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        sys.executable, "-m", "streamlit", "run", str(app_entry_point()), *config_flags(), "--server.address", host,
+        "--server.port", str(port),
     ]
 
 

@@ -95,9 +95,15 @@ def _escaped(backslashes: str, char: str) -> str:
     return backslashes + ("" if len(backslashes) % 2 else "\\") + char
 
 
-def show_text(text: str) -> None:
-    """Render stored text (markdown) inertly."""
-    st.markdown(inert_markdown(text) if text.strip() else "*(empty)*")
+def show_text(text: str, markdown: bool | None = None) -> None:
+    """Show stored text as written (line breaks, indentation, code, no markup), or as inert Markdown when
+    the labeler turned it on (`markdown=None` follows the labeler's choice)."""
+    if not text.strip():
+        st.caption("(empty)")
+    elif markdown_preferred() if markdown is None else markdown:
+        st.markdown(inert_markdown(text))
+    else:
+        st.text(text, width="stretch")
 
 
 def show_conversation(messages: Sequence[dict[str, Any]]) -> None:
@@ -117,3 +123,32 @@ def letter(index: int) -> str:
 def flag_label(flag: str) -> str:
     """`fails_instruction` -> `Fails instruction`."""
     return flag.replace("_", " ").capitalize()
+
+
+MARKDOWN_KEY = "view.markdown"
+_MARKDOWN = None
+
+
+def markdown_preferred() -> bool:
+    """Whether this labeler turned Markdown rendering on (off by default: texts are shown as written)."""
+    return bool(st.session_state.get(MARKDOWN_KEY, False))
+
+
+def markdown_html(text: str) -> str:
+    """Markdown as HTML with raw HTML escaped, images left as their text (nothing is fetched) and only
+    links markdown-it deems safe (no `javascript:`); for a client-side control to show."""
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        from markdown_it import MarkdownIt
+
+        _MARKDOWN = MarkdownIt("commonmark", {"html": False})
+        _MARKDOWN.add_render_rule("image", _image_as_text)
+    return _MARKDOWN.render(text)
+
+
+def _image_as_text(renderer, tokens, idx, options, env) -> str:  # noqa: ANN001 - markdown-it's rule signature
+    """An image is shown as the text that wrote it, never loaded."""
+    from html import escape
+
+    token = tokens[idx]
+    return escape(f"![{token.content}]({token.attrGet('src') or ''})", quote=False)

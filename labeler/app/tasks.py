@@ -130,7 +130,7 @@ def qualification_note(actor: Actor, project: str) -> None:
 def guidelines(task: Task, expanded: bool = False) -> None:
     """The project's guidelines (markdown), collapsible."""
     with st.expander("Guidelines", expanded=expanded, icon=":material/menu_book:"):
-        show_text(task.guidelines or "*This project has no guidelines yet.*")
+        show_text(task.guidelines or "*This project has no guidelines yet.*", markdown=True)
 
 
 def open_task(ns: str, title: str, kind: str, nothing_left: str, heading: str) -> tuple[Actor, Task] | None:

@@ -25,6 +25,7 @@ from labeler.config import get_settings
 from labeler.errors import Conflict, Forbidden, Invalid, NotFound
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
+from labeler.services.login_sessions import revoke_user_sessions
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -97,6 +98,8 @@ def set_active(session: Session, actor: Actor, username: str, active: bool) -> U
     user.active = active
     if active:
         _lift_lockout(session, user)
+    else:
+        revoke_user_sessions(session, user.id)
     record_event(session, actor, "user.activate" if active else "user.deactivate", "user", user.id)
     return user
 
@@ -119,6 +122,7 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
     _check_password(password)
     user.password_hash = _hasher.hash(password)
     _lift_lockout(session, user)
+    revoke_user_sessions(session, user.id)  # every browser logged in as this user must log in again
     record_event(session, actor, "user.password", "user", user.id)
     return user
 

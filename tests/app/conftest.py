@@ -45,3 +45,23 @@ def _no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """No model is configured unless a test says so."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def control_data(at: AppTest, name: str) -> dict:
+    """What the page handed its client-side control `name` (`rank`, `editor`) to render."""
+    import json
+
+    [control] = [e for e in at.get("bidi_component") if e.proto.component_name == f"labeler_{name}"]
+    return json.loads(control.proto.json)
+
+
+def editor_texts(at: AppTest) -> list[str]:
+    """The texts the Demonstrate editor shows, turn by turn."""
+    return [t["content"] for t in control_data(at, "editor")["turns"]]
+
+
+def editor_send(at: AppTest, aid: int, texts: list[str], what: str = "draft") -> AppTest:
+    """What the editor's JavaScript sends: a debounced `draft` or a `submit`, with these turn texts."""
+    turns = [{"role": "assistant" if i % 2 == 0 else "user", "content": t} for i, t in enumerate(texts)]
+    at.session_state[f"demo.editor.{aid}"] = {what: {"aid": aid, "turns": turns}}
+    return at.run()

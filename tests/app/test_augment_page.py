@@ -44,7 +44,7 @@ def test_a_labeler_keeps_and_rejects_paraphrases(db_url):
     at = app_as(alice, "paraphrases")
     assert not errors(at) and at.title[0].value == "Paraphrases"
     assert {m.label: m.value for m in at.metric} == {"Pending": "2", "Kept": "0", "Rejected": "0"}
-    shown = " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    shown = " ".join(str(m.value) for m in [*at.markdown, *at.text]) + " ".join(str(c.value) for c in at.caption)
     assert "how do I boil an egg?" in shown and "what is the way to boil an egg?" in shown
     assert f"Original · prompt #{src} · valid" in shown and f"Paraphrase #{k1} · by m" in shown
     at.button(key=f"paraphrases.{k1}.keep").click().run()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from db.models import Assignment, Demonstration
 from labeler.services import session_scope
 from labeler.services.labeling import load_draft
-from tests.app.conftest import app_as, errors, successes
+from tests.app.conftest import app_as, control_data, editor_send, editor_texts, errors, successes
 from tests.app.data import make_task_project
 from tests.factories import make_user
 
@@ -32,9 +32,9 @@ def test_shows_the_conversation_inertly_and_guidelines(sqlite_url, tmp_path):
     assert at.title[0].value == "Demonstrate"
     assert at.selectbox(key="demo.project").value == "work"
     assert at.expander[0].label == "Guidelines"
-    texts = [m.value for m in at.markdown]
-    assert "Please answer work number 1." in texts
-    assert "Be helpful, honest and harmless." in texts
+    assert "Please answer work number 1." in [t.value for t in at.text]  # the prompt as written
+    assert "Be helpful, honest and harmless." in [m.value for m in at.markdown]  # guidelines are Markdown
+    assert control_data(at, "editor")["turns"] == [{"role": "assistant", "content": ""}]
     assert not any(m.proto.allow_html for m in at.markdown)  # data never rendered as HTML
     assert not [b for b in at.button if b.key and b.key.startswith("demo.suggest")]  # no model configured
 
@@ -43,11 +43,8 @@ def test_two_turn_demonstration_is_submitted_and_the_next_prompt_loads(db_url, t
     alice = _setup(tmp_path)
     at = app_as(alice)
     aid = _aid(at)
-    at.text_area(key=f"demo.turn.{aid}.0").input("First answer.")
-    at = at.button(key=f"demo.add.{aid}").click().run()
-    at.text_area(key=f"demo.turn.{aid}.1").input("A follow-up question?")
-    at.text_area(key=f"demo.turn.{aid}.2").input("Second answer.")
-    at = at.button(key=f"demo.submit.{aid}").click().run()
+    at = editor_send(at, aid, ["First answer."])
+    at = editor_send(at, aid, ["First answer.", "A follow-up question?", "Second answer."], "submit")
     assert not errors(at)
     assert successes(at)[0].startswith("Demonstration #")
     assert _aid(at) != aid  # the next task is already there
@@ -65,30 +62,48 @@ def test_drafts_are_saved_and_restored_in_a_new_session(sqlite_url, tmp_path):
     alice = _setup(tmp_path)
     at = app_as(alice)
     aid = _aid(at)
-    at.text_area(key=f"demo.turn.{aid}.0").input("Half a reply")
-    at.run()
+    at = editor_send(at, aid, ["Half a reply"])
+    assert not errors(at)
     with session_scope(write=False) as s:
         assert load_draft(s, alice, aid) == [{"role": "assistant", "content": "Half a reply"}]
     again = app_as(alice)  # a reload or a new login: a fresh Streamlit session
     assert _aid(again) == aid
-    assert again.text_area(key=f"demo.turn.{aid}.0").value == "Half a reply"
+    assert editor_texts(again) == ["Half a reply"]
 
 
 def test_draft_survives_a_visit_to_another_page(sqlite_url, tmp_path):
     alice = _setup(tmp_path)
     at = app_as(alice)
     aid = _aid(at)
-    at.text_area(key=f"demo.turn.{aid}.0").input("Kept")
-    at.run()
+    at = editor_send(at, aid, ["Kept"])
     at.switch_page("views/my_work.py").run()
     at.switch_page("views/demonstrate.py").run()
-    assert at.text_area(key=f"demo.turn.{aid}.0").value == "Kept"
+    assert editor_texts(at) == ["Kept"]
+
+
+def test_a_late_value_from_another_lease_is_ignored(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at.session_state[f"demo.editor.{aid}"] = {"submit": {"aid": aid + 99, "turns": [
+        {"role": "assistant", "content": "stray"}]}}
+    at = at.run()
+    assert not errors(at) and _aid(at) == aid and _demonstrations() == []
+
+
+def test_a_suggestion_replaces_the_text_only_through_a_new_revision(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    rev = control_data(at, "editor")["rev"]
+    at = editor_send(at, aid, ["typed"])
+    at = at.run()
+    assert control_data(at, "editor")["rev"] == rev  # the control keeps the boxes as typed
+    assert editor_texts(at) == ["typed"]
 
 
 def test_empty_reply_is_refused_and_nothing_is_submitted(db_url, tmp_path):
     at = app_as(_setup(tmp_path))
     aid = _aid(at)
-    at = at.button(key=f"demo.submit.{aid}").click().run()
+    at = editor_send(at, aid, [""], "submit")
     assert errors(at) == ["the demonstration is empty: write the assistant reply (turn 1)"] or errors(at) == [
         "turn 1 (`assistant`): the text is empty"
     ]
@@ -99,13 +114,10 @@ def test_empty_reply_is_refused_and_nothing_is_submitted(db_url, tmp_path):
 def test_a_trailing_empty_user_turn_is_refused(sqlite_url, tmp_path):
     at = app_as(_setup(tmp_path))
     aid = _aid(at)
-    at.text_area(key=f"demo.turn.{aid}.0").input("Answer.")
-    at = at.button(key=f"demo.add.{aid}").click().run()
-    at = at.button(key=f"demo.submit.{aid}").click().run()
+    at = editor_send(at, aid, ["Answer.", "", ""], "submit")
     assert errors(at) == ["turn 2 (`user`): the text is empty"]
     assert all(d.status == "draft" for d in _demonstrations())
-    at = at.button(key=f"demo.remove.{aid}").click().run()  # take the extra turns back
-    at = at.button(key=f"demo.submit.{aid}").click().run()
+    at = editor_send(at, aid, ["Answer."], "submit")  # the extra turns taken back
     assert not errors(at)
     assert [d.status for d in _demonstrations()] == ["submitted"]
 
@@ -138,7 +150,7 @@ def test_suggest_button_appears_when_a_model_is_configured(sqlite_url, tmp_path,
     make_task_project(tmp_path, "work", ("alice",), n_prompts=3, k=2, suggestion_model="helper")
     at = app_as(alice)
     at = at.button(key=f"demo.suggest.{_aid(at)}").click().run()
-    assert not at.exception and not errors(at) and at.text_area(key=f"demo.turn.{_aid(at)}.0").value
+    assert not at.exception and not errors(at) and editor_texts(at)[0]
 
 
 def test_labeler_without_projects_is_told_to_ask_an_admin(sqlite_url):

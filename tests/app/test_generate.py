@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from db.models import Candidate, Demonstration
 from labeler.services import session_scope
-from tests.app.conftest import app_as, errors, successes
+from tests.app.conftest import app_as, editor_send, editor_texts, errors, successes
 from tests.app.data import make_task_project
 from tests.factories import make_project, make_user
 from tests.services.queue_data import add_prompts
@@ -91,12 +91,11 @@ def test_suggest_fills_the_editor_and_is_stored_with_the_demonstration(sqlite_ur
     at, aid = _demo_page(tmp_path, suggestion_model="helper")
     at = at.button(key=f"demo.suggest.{aid}").click().run()
     assert not at.exception and not errors(at), errors(at)
-    draft = at.text_area(key=f"demo.turn.{aid}.0").value
+    [draft] = editor_texts(at)
     body = fake_openai.received("/v1/chat/completions")[-1].json()
     assert draft and body["model"] == "helper" and body["messages"][-1]["role"] == "user"
     assert any("drafted by `helper`" in c.value for c in at.caption)
-    at.text_area(key=f"demo.turn.{aid}.0").input(draft + " Edited.").run()
-    at.button(key=f"demo.submit.{aid}").click().run()
+    editor_send(at, aid, [draft + " Edited."], "submit")
     with session_scope(write=False) as s:
         demo = s.scalars(select(Demonstration).where(Demonstration.status == "submitted")).one()
     assert demo.suggestion["text"] == draft and demo.suggestion["model"] == "helper"
@@ -114,5 +113,5 @@ def test_a_failing_suggestion_is_an_error_message_not_a_traceback(sqlite_url, tm
     at = at.button(key=f"demo.suggest.{aid}").click().run()
     assert not at.exception
     assert any("no suggestion: 404" in e for e in errors(at)), errors(at)
-    assert at.text_area(key=f"demo.turn.{aid}.0").value == ""
+    assert editor_texts(at) == [""]
     assert fake_openai.api_key not in " ".join(errors(at))

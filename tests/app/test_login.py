@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
-from labeler.services.auth import LOCKED_HERE, get_user_or_raise, set_active
+from labeler.services.auth import LOCKED_HERE, get_user_or_raise, set_active, set_password
+from labeler.services.login_sessions import resume_session
 from tests.app.conftest import app_as, errors, new_app
 from tests.factories import PASSWORD, make_user
 
@@ -95,3 +96,32 @@ def test_logout_forgets_the_user(sqlite_url):
     assert "user" not in at.session_state
     assert [t.value for t in at.title] == ["labeler"]
     assert [i.value for i in at.info] == ["You have been logged out."]
+
+
+def test_a_login_starts_a_stored_session_and_logout_ends_it(db_url):
+    alice = make_user("alice")
+    at = _log_in(new_app().run(), "alice", PASSWORD)
+    token = at.session_state["login.token"]
+    with session_scope(write=False) as s:
+        assert resume_session(s, token).id == alice.id
+    at = at.sidebar.button(key="logout").click().run()
+    assert "user" not in at.session_state and "login.token" not in at.session_state
+    with session_scope(write=False) as s:
+        assert resume_session(s, token) is None
+
+
+def test_a_password_change_elsewhere_ends_a_live_session(sqlite_url):
+    make_user("alice")
+    at = _log_in(new_app().run(), "alice", PASSWORD)
+    with session_scope() as s:
+        set_password(s, OPERATOR, "alice", "changed by the admin")
+    at.run()
+    assert "user" not in at.session_state
+    assert [t.value for t in at.title] == ["labeler"]
+    assert any("session has ended" in i.value for i in at.info)
+
+
+def test_admins_land_on_the_dashboard_with_grouped_pages(sqlite_url):
+    make_user("root", role="admin")
+    at = _log_in(new_app().run(), "root", PASSWORD)
+    assert at.title[0].value == "Dashboard"

@@ -33,7 +33,7 @@ def _ranked_by_alice(alice) -> tuple[int, int]:
 
 
 def _texts(at) -> str:
-    return " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    return " ".join(str(m.value) for m in [*at.markdown, *at.text]) + " ".join(str(c.value) for c in at.caption)
 
 
 def test_a_reviewer_rejects_a_ranking_it_returns_to_the_queue_and_the_labeler_reads_why(db_url, tmp_path):
@@ -100,10 +100,10 @@ def test_a_new_labeler_meets_the_qualification_set_first(db_url, tmp_path):
     with session_scope(write=False) as s:
         order = s.scalar(select(Ranking.display_order).where(Ranking.assignment_id == aid))
         assert s.scalar(select(Ranking.prompt_id).where(Ranking.assignment_id == aid)) == gold_prompt
-    for cid in order:  # the expected order: by candidate id
-        at.segmented_control(key=f"rank.{aid}.rank.{cid}").set_value(sorted(order).index(cid) + 1)
+    ranks = [sorted(order).index(cid) + 1 for cid in order]  # the expected order: by candidate id
+    at.session_state[f"rank.control.{aid}"] = {"submit": {"aid": aid, "ranks": ranks, "likert": [None] * len(order),
+                                                          "flags": [[] for _ in order]}}
     at.run()
-    at.button(key=f"rank.{aid}.submit").click().run()
     assert not errors(at)
     assert not [i for i in at.info if "Qualification" in i.value]  # qualified: real work, no note
     with session_scope(write=False) as s:
@@ -125,7 +125,7 @@ def test_a_failed_or_paused_labeler_sees_why_instead_of_a_task(db_url, tmp_path)
     at = app_as(alice, "rank")
     assert errors(at) == ["`alice` did not pass the qualification for project `work` (score 0%, 75% needed): "
                           "there is no work here for you until an admin resets your qualification"]
-    assert not [c for c in at.segmented_control if c.key and c.key.startswith("rank.")]
+    assert not at.get("bidi_component")  # no Rank control
     with session_scope() as s:
         set_paused(s, OPERATOR, "work", "bob", True)
     paused = app_as(bob, "demonstrate")

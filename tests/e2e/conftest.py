@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from labeler.app.server import APP_SCRIPT, config_flags
 from labeler.services import get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,9 +100,8 @@ def app_server(app_database: str, chromium, tmp_path_factory: pytest.TempPathFac
     env = {**os.environ, "LABELER_DATABASE_URL": app_database}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "labeler" / "app" / "main.py"),
-               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), *config_flags(),
+               "--server.address", "127.0.0.1", "--server.port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IN_CI, ROOT, _free_port
-from tests.e2e.ui import expect, go_to, pick, settled, success_text
+from tests.e2e.ui import current, expect, go_to, pick, settled, success_text
 
 INSTALL_AND_START_TIMEOUT = 900.0
 PASSWORD_LINE = re.compile(r"^\s+(\w+) \((\w+)\): password (\S+)$", re.MULTILINE)
@@ -107,7 +107,9 @@ def _log_in(browser, url: str, username: str, password: str):
 def _rank_one_task(page) -> None:
     """Rank the task shown: A best, then B, C... in order (the demo's prompts have 2 to 5 replies)."""
     go_to(page, "Rank")
-    labels = [h.inner_text() for h in page.get_by_role("heading").all() if re.fullmatch(r"[A-I]", h.inner_text())]
+    groups = current(page).get_by_role("radiogroup", name=re.compile(r"^Rank of [A-I]$"))
+    expect(groups.first).to_be_visible()
+    labels = [g.get_attribute("aria-label")[-1] for g in groups.all()]
     assert len(labels) >= 2, labels
     for rank, label in enumerate(labels, start=1):
         pick(page, f"Rank of {label}", str(rank))

@@ -24,6 +24,7 @@ HOSTILE = (
     "<style>body { display: none }</style> " + "W" * 20_000
 )
 MARKDOWN = '[data-testid="stMarkdownContainer"]'
+AS_WRITTEN = '[data-testid="stText"], .rank-text'
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,18 +43,24 @@ def _data(app_database, tmp_path_factory):
         import_file(s, OPERATOR, "hostile-rank", prefs, ImportOptions(format="trl-preference", split="100/0/0"))
 
 
-def _assert_inert(page) -> None:
+def _markdown_on(page) -> None:
+    page.get_by_test_id("stSidebar").get_by_text("Show Markdown").click()
+    settled(page)
+
+
+def _assert_inert(page, where: str = MARKDOWN) -> None:
     settled(page)
     assert page.evaluate("window.__pwned") is None, "hostile text ran script"
-    shown = page.locator(MARKDOWN).filter(has_text="window.__pwned = 1")
+    shown = page.locator(where).filter(has_text="window.__pwned = 1")
     expect(shown.first).to_be_visible()
-    assert page.locator(f"{MARKDOWN} script, {MARKDOWN} img, {MARKDOWN} iframe, {MARKDOWN} style").count() == 0
-    assert page.locator(f'{MARKDOWN} a[href^="javascript"]').count() == 0
+    inside = ", ".join(f"{part} {tag}" for part in where.split(", ") for tag in ("script", "img", "iframe", "style"))
+    assert page.locator(inside).count() == 0
+    assert page.locator(", ".join(f'{part} a[href^="javascript"]' for part in where.split(", "))).count() == 0
     text = shown.first.inner_text()
     head = text.split("WWWW")[0]
     # Shown as written, not interpreted, and no escape of ours shows as a backslash.
     assert SCRIPT in head and ":red[RED]" in head and "$x^2$" in head and "![pixel]" in head, head
-    assert page.locator(f"{MARKDOWN} .katex, {MARKDOWN} [style*='color']").count() == 0  # no math, no colour
+    assert page.locator(".katex, [data-testid='stMarkdownContainer'] [style*='color']").count() == 0  # no math, colour
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
         "a very long line widened the page"
     expect(page.get_by_test_id("stSidebar")).to_be_visible()  # the page still works
@@ -62,10 +69,19 @@ def _assert_inert(page) -> None:
 def test_hostile_prompt_text_is_inert_on_the_demonstration_page(new_page) -> None:
     page = log_in(new_page(), "hana")
     go_to(page, "Demonstrate")
+    _assert_inert(page, AS_WRITTEN)
+    assert HOSTILE[:200] in page.locator(AS_WRITTEN).first.inner_text()  # exactly as written
+    _markdown_on(page)
     _assert_inert(page)
 
 
 def test_hostile_candidate_text_is_inert_on_the_ranking_page(new_page) -> None:
     page = log_in(new_page(), "hana")
     go_to(page, "Rank")
+    _assert_inert(page, AS_WRITTEN)
+    expect(page.locator(".rank-text")).to_have_count(2)
+    shown = page.locator(".rank-text").all_inner_texts()  # in the stored random order
+    assert sorted(t[:200] for t in shown) == [("A " + HOSTILE)[:200], ("B " + HOSTILE)[:200]]
+    _markdown_on(page)
     _assert_inert(page)
+    _assert_inert(page, ".rank-text")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from db.models import Assignment, Candidate, Demonstration, Prompt, Ranking
 from labeler.services import session_scope
 from tests.app.data import make_task_project
-from tests.e2e.ui import expect, go_to, log_in, pick, settled, success_text, toggle_pill
+from tests.e2e.ui import expect, go_to, log_in, pick, settled, success_text, toggle_flag
 from tests.factories import make_user
 
 
@@ -33,20 +33,17 @@ def test_two_turn_demonstration_with_a_reload_mid_draft(new_page):
 
     reply = page.get_by_label("Assistant reply")
     reply.fill("Paris is the capital of France.")
-    reply.press("Tab")  # leaving the box commits it, and the draft is saved
+    page.get_by_text("Draft saved").wait_for()  # saved while the cursor is still in the box
     settled(page)
 
-    page.reload()  # a new Streamlit session: log in again, the draft comes back from the database
-    log_in(page, "dana", path=page.url)
+    page.reload()  # a new Streamlit session, still logged in: the draft comes back from the database
+    settled(page)
     expect(page.get_by_label("Assistant reply")).to_have_value("Paris is the capital of France.")
     assert page.get_by_test_id("stChatMessage").first.inner_text() == prompt_text
 
     page.get_by_role("button", name="Add a user turn and reply").click()
-    settled(page)
     page.get_by_label("User turn 2").fill("And of Italy?")
     page.get_by_label("Assistant turn 3").fill("Rome.")
-    page.get_by_label("Assistant turn 3").press("Tab")
-    settled(page)
     page.get_by_role("button", name="Submit demonstration").click()
     assert re.match(r"Demonstration #\d+ submitted", success_text(page, "Demonstration #"))
 
@@ -67,10 +64,9 @@ def test_ranking_four_candidates_with_a_tie_and_a_flag(new_page):
     for label, rank, likert in (("A", "1", "6"), ("B", "2", "4"), ("C", "2", "4"), ("D", "4", "1")):
         pick(page, f"Rank of {label}", rank)
         pick(page, f"Quality of {label}", likert)
-    toggle_pill(page, "Flags for D", "Hallucination")
+    toggle_flag(page, "Flags for D", "Hallucination")
     expect(page.get_by_text("Your order: A > B = C > D")).to_be_visible()
-    shown = [page.get_by_role("heading", name=x, exact=True).locator("xpath=ancestor::*[@data-testid="
-             "'stVerticalBlock'][1]").inner_text() for x in "ABCD"]
+    shown = [page.locator(f'.rank-card[data-label="{x}"]').inner_text() for x in "ABCD"]
     page.get_by_role("button", name="Submit ranking").click()
     assert re.match(r"Ranking #\d+ submitted", success_text(page, "Ranking #"))
     expect(page.get_by_role("radiogroup", name="Rank of A").get_by_role("radio", checked=True)).to_have_count(0)

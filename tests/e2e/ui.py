@@ -17,6 +17,11 @@ except ImportError:  # the browser test modules import this first: skip them, or
                 allow_module_level=True)
 
 
+# A script run on a loaded 2-core machine can take several seconds; wait for conditions up to 15 s
+# (as long as the browser contexts' own default timeout), not Playwright's 5 s.
+expect.set_options(timeout=15_000)
+
+
 def settled(page: Page) -> Page:
     """Wait until the app's script run has finished (otherwise stale elements are still in the DOM)."""
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
@@ -47,19 +52,19 @@ def current(page: Page):  # noqa: ANN201 - a Locator
 
 
 def pick(page: Page, group: str, option: str) -> None:
-    """Click `option` in the segmented control labelled `group` (e.g. "Rank of A", "2")."""
+    """Click `option` in the radio group labelled `group` (e.g. "Rank of A", "2"); the Rank control
+    answers on the page, without a server run."""
     control = current(page).get_by_role("radiogroup", name=group)
     expect(control).to_have_count(1)  # waits (no sleep) until a previous task's control is gone
     control.get_by_role("radio", name=option, exact=True).click()
-    settled(page)
+    expect(control.get_by_role("radio", name=option, exact=True)).to_have_attribute("aria-checked", "true")
 
 
-def toggle_pill(page: Page, group: str, option: str) -> None:
-    """Click a pill (e.g. a flag) in the multi-select labelled `group`."""
-    control = current(page).get_by_test_id("stButtonGroup").filter(has_text=group)
+def toggle_flag(page: Page, group: str, option: str) -> None:
+    """Click a flag (e.g. "Hallucination") in the Rank control's group labelled `group` ("Flags for D")."""
+    control = current(page).get_by_role("group", name=group)
     expect(control).to_have_count(1)
-    control.get_by_text(option, exact=True).click()
-    settled(page)
+    control.get_by_role("checkbox", name=option, exact=True).click()
 
 
 def success_text(page: Page, containing: str) -> str:
@@ -67,3 +72,10 @@ def success_text(page: Page, containing: str) -> str:
     alert = page.get_by_test_id("stAlertContentSuccess").filter(has_text=containing)
     expect(alert).to_be_visible()
     return alert.inner_text()
+
+
+def rank_control(page: Page):  # noqa: ANN201 - a Locator
+    """The Rank task's client-side control of the latest run (waits until it is on the page)."""
+    control = page.locator(".rank-root")
+    expect(control).to_have_count(1)
+    return control

@@ -1,7 +1,7 @@
 """ranking metadata: rankings.meta (where an imported ranking's time came from, a source's pair margins).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 05:10:00.000000
 
 A nullable JSON column added with plain `ALTER TABLE ... ADD COLUMN` on both backends (never
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

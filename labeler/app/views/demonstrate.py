@@ -1,18 +1,24 @@
 """Demonstrate: write the assistant's reply (or a whole dialogue, playing both sides) for a prompt.
 
 Design constraints:
-- The labeler never loses text: every edit is saved as a draft (on change, and on each run when
-  the editor differs from the last save) and restored from the database after a reload or a new login.
-- Submitting twice stores one demonstration (the service is idempotent per lease; the button's key
-  belongs to the lease, so a second click after the rerun hits nothing).
+- The editor is one client-side control (`controls/editor.js`): typing costs no server run; the
+  control sends a draft at most 0.8 s after the last keystroke (and when the page is left), the page
+  stores it, and a reload or a new login restores it from the database exactly.
+- Ctrl+Enter (or the button) submits the text in the boxes at that moment. Submitting twice stores
+  one demonstration (the service is idempotent per lease; a late value for an old lease is ignored).
 - Turns alternate: assistant, then optional (user, assistant) pairs the labeler adds.
+- The page replaces the editor's text only on purpose (first show, a model suggestion): it then
+  bumps the revision it sends, and the control takes the new text; otherwise the boxes stay as typed.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from labeler.app import deps, tasks
+from labeler.app.controls import component
 from labeler.app.scope_control import scope_control
 from labeler.services.actors import Actor
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
@@ -22,104 +28,61 @@ from labeler.services.suggest import suggest_reply, suggestion_model_for
 NS = "demo"
 
 
-def _turn_key(aid: int, i: int) -> str:
-    return f"{NS}.turn.{aid}.{i}"
-
-
-def _count_key(aid: int) -> str:
+def _turns_key(aid: int) -> str:
     return f"{NS}.turns.{aid}"
 
 
-def _saved_key(aid: int) -> str:
-    return f"{NS}.saved.{aid}"
-
-
-def _role(i: int) -> str:
-    return "assistant" if i % 2 == 0 else "user"
-
-
-def editor_turns(aid: int) -> list[dict]:
-    """The turns as the editor holds them now."""
-    n = st.session_state.get(_count_key(aid), 1)
-    return [{"role": _role(i), "content": st.session_state.get(_turn_key(aid, i), "")} for i in range(n)]
-
-
-def _load_editor(actor: Actor, task: Task) -> None:
-    """Fill the editor from the stored draft (first show in this session, or after another page)."""
-    aid = task.assignment_id
-    if _turn_key(aid, 0) in st.session_state:
-        return
-    ok, draft = deps.call(load_draft, actor, aid, write=False)
-    turns = draft if ok and draft else [{"role": "assistant", "content": ""}]
-    st.session_state[_count_key(aid)] = len(turns)
-    for i, turn in enumerate(turns):
-        st.session_state[_turn_key(aid, i)] = str(turn.get("content", ""))
-    st.session_state[_saved_key(aid)] = editor_turns(aid)
-
-
-def autosave(actor: Actor, task: Task) -> None:
-    """Save the editor as a draft when it differs from the last save."""
-    aid = task.assignment_id
-    turns = editor_turns(aid)
-    if turns == st.session_state.get(_saved_key(aid)):
-        return
-    seconds = tasks.seconds_since_counted(NS, task)
-    ok, _ = deps.call(save_draft, actor, aid, turns, seconds)
-    if ok:
-        tasks.counted(NS, task, seconds)
-        st.session_state[_saved_key(aid)] = turns
-
-
-def _resize(actor: Actor, task: Task, delta: int) -> None:
-    """Add (+2) or remove (-2) a user turn and the assistant turn after it, then save."""
-    aid = task.assignment_id
-    n = st.session_state.get(_count_key(aid), 1)
-    if delta > 0:
-        for i in range(n, n + delta):
-            st.session_state[_turn_key(aid, i)] = ""
-    else:
-        for i in range(n + delta, n):
-            st.session_state.pop(_turn_key(aid, i), None)
-    st.session_state[_count_key(aid)] = max(1, n + delta)
-    autosave(actor, task)
-
-
-def _editor(actor: Actor, task: Task) -> None:
-    aid = task.assignment_id
-    n = st.session_state.get(_count_key(aid), 1)
-    for i in range(n):
-        role = _role(i)
-        with st.chat_message(role):
-            st.text_area(
-                "Assistant reply" if i == 0 else f"{role.capitalize()} turn {i + 1}",
-                key=_turn_key(aid, i),
-                height=220 if role == "assistant" else 110,
-                placeholder="Write the reply a helpful, honest and harmless assistant would give."
-                if role == "assistant" else "What the user says next.",
-                on_change=autosave, args=(actor, task),
-            )
-    left, right, _ = st.columns([2, 2, 3])
-    left.button("Add a user turn and reply", key=f"{NS}.add.{aid}", icon=":material/add_comment:",
-                on_click=_resize, args=(actor, task, 2))
-    if n > 1:
-        right.button("Remove the last two turns", key=f"{NS}.remove.{aid}", icon=":material/remove:",
-                     on_click=_resize, args=(actor, task, -2))
+def _rev_key(aid: int) -> str:
+    return f"{NS}.rev.{aid}"
 
 
 def _suggestion_key(aid: int) -> str:
     return f"{NS}.suggestion.{aid}"
 
 
+def editor_turns(aid: int) -> list[dict]:
+    """The turns as last stored (the control's latest draft, or what the page put in it)."""
+    return list(st.session_state.get(_turns_key(aid)) or [{"role": "assistant", "content": ""}])
+
+
+def _load_editor(actor: Actor, task: Task) -> None:
+    """Fill the editor from the stored draft (first show in this session, or after another page)."""
+    aid = task.assignment_id
+    if _turns_key(aid) in st.session_state:
+        return
+    ok, draft = deps.call(load_draft, actor, aid, write=False)
+    st.session_state[_turns_key(aid)] = [{"role": str(t.get("role")), "content": str(t.get("content", ""))}
+                                         for t in (draft if ok and draft else [])] or editor_turns(aid)
+    st.session_state[_rev_key(aid)] = st.session_state.get(_rev_key(aid), 0) + 1
+
+
+def save(actor: Actor, task: Task, turns: list[dict]) -> bool:
+    """Store `turns` as the draft when they differ from the last save (with the seconds since)."""
+    aid = task.assignment_id
+    if turns == st.session_state.get(_turns_key(aid)):
+        return True
+    seconds = tasks.seconds_since_counted(NS, task)
+    ok, _ = deps.call(save_draft, actor, aid, turns, seconds)
+    if ok:
+        tasks.counted(NS, task, seconds)
+        st.session_state[_turns_key(aid)] = turns
+    return ok
+
+
 def _fill_suggestion(actor: Actor, task: Task, model: str) -> None:
-    """Button callback (runs before the editor is drawn, so it may set its text): ask, fill, save."""
+    """Button callback (runs before the editor is drawn): ask, put the draft in the last assistant turn, save."""
     aid = task.assignment_id
     with st.spinner(f"Asking `{model}` for a draft…"):
         ok, suggestion = deps.call(suggest_reply, actor, aid, editor_turns(aid), write=False)
     if not ok:
         return  # deps.call showed the error
-    st.session_state[_turn_key(aid, suggestion["turn"])] = suggestion["text"]
+    turns = editor_turns(aid)
+    turns += [{"role": "assistant" if i % 2 == 0 else "user", "content": ""}
+              for i in range(len(turns), suggestion["turn"] + 1)]
+    turns[suggestion["turn"]] = {"role": "assistant", "content": suggestion["text"]}
     st.session_state[_suggestion_key(aid)] = suggestion
-    autosave(actor, task)
+    if save(actor, task, turns):
+        st.session_state[_rev_key(aid)] = st.session_state.get(_rev_key(aid), 0) + 1
 
 
 def _suggest(actor: Actor, task: Task) -> None:
@@ -137,18 +100,33 @@ def _suggest(actor: Actor, task: Task) -> None:
                    "reply you would give. The draft is kept with your demonstration.")
 
 
-def _submit(actor: Actor, task: Task) -> None:
+def _value(key: str) -> Any:  # noqa: ANN401 - whatever the control sent
+    """The submit value the editor `key` sent, read in its callback."""
+    state = st.session_state.get(key)
+    return state.get("submit") if hasattr(state, "get") else None
+
+
+def _sent_turns(task: Task, value: Any) -> list[dict] | None:
+    """The turns in a value the control sent for this lease (None for another lease's late value)."""
+    if not isinstance(value, dict) or value.get("aid") != task.assignment_id:
+        return None
+    turns = value.get("turns")
+    return turns if isinstance(turns, list) else None
+
+
+def on_submit(actor: Actor, task: Task, turns: list[dict] | None) -> bool:
+    """Store the demonstration; on success forget the lease (the run then shows the next task)."""
+    if turns is None:
+        return False
     aid = task.assignment_id
-    if st.button("Submit demonstration", key=f"{NS}.submit.{aid}", type="primary", icon=":material/send:"):
-        turns = editor_turns(aid)
-        seconds = tasks.seconds_since_counted(NS, task)
-        suggestion = st.session_state.get(_suggestion_key(aid))
-        ok, demo_id = deps.call(submit_demonstration, actor, aid, turns, suggestion, seconds)
-        if ok:
-            tasks.counted(NS, task, seconds)
-            tasks.forget_task(NS)
-            deps.flash(f"Demonstration #{demo_id} submitted. Here is the next prompt.")
-            st.rerun()
+    seconds = tasks.seconds_since_counted(NS, task)
+    suggestion = st.session_state.get(_suggestion_key(aid))
+    ok, demo_id = deps.call(submit_demonstration, actor, aid, turns, suggestion, seconds)
+    if ok:
+        tasks.counted(NS, task, seconds)
+        tasks.forget_task(NS)
+        deps.flash(f"Demonstration #{demo_id} submitted. Here is the next prompt.")
+    return ok
 
 
 def render_demonstrate() -> None:
@@ -158,15 +136,25 @@ def render_demonstrate() -> None:
     if opened is None:
         return
     actor, task = opened
+    aid = task.assignment_id
     st.subheader("Your turn")
-    st.caption("Drafts are saved as you work (leave a box or press Ctrl+Enter in it).")
+    st.caption("Your text is saved as you type and comes back after a reload. Ctrl+Enter submits.")
     _load_editor(actor, task)
-    _editor(actor, task)
     _suggest(actor, task)
+    key = f"{NS}.editor.{aid}"
+    # The submit callback stores it before the next run draws the page (one run to the next task);
+    # where no callback ran (AppTest), the value is handled below.
+    result = component("editor")(key=key,
+                                 data={"aid": aid, "turns": editor_turns(aid), "rev": st.session_state[_rev_key(aid)]},
+                                 on_draft_change=lambda: None,
+                                 on_submit_change=lambda: on_submit(actor, task, _sent_turns(task, _value(key))))
+    if on_submit(actor, task, _sent_turns(task, result.submit)):
+        st.rerun()
+    draft = _sent_turns(task, result.draft)
+    if draft is not None:
+        save(actor, task, draft)
     scope_control(actor, NS, task)
-    _submit(actor, task)
     tasks.skip_box(actor, NS, task)
-    autosave(actor, task)
 
 
 render_demonstrate()

@@ -42,9 +42,11 @@ def _options(defaults: Any) -> dict[str, Any]:  # noqa: ANN401 - the project's P
     c1, c2, c3 = st.columns(3)
     fmt = c1.selectbox("Format", ["auto", *FORMATS], key=K + "format",
                        help="auto detects the format from the first records")
-    skip_invalid = c2.checkbox("Skip invalid records (import the rest, list the rejects)", key=K + "skip_invalid")
-    dedup_prefix = c3.checkbox(f"Drop near-duplicates (first {defaults.dedup_prefix_chars} characters equal)",
-                               value=True, key=K + "dedup_prefix")
+    # Short labels (the columns are narrow at 1,024 px); the detail is in the help.
+    skip_invalid = c2.checkbox("Skip invalid records", key=K + "skip_invalid",
+                               help="Import the rest and list the rejected records with line, field and reason")
+    dedup_prefix = c3.checkbox("Drop near-duplicates", value=True, key=K + "dedup_prefix",
+                               help=f"Prompts whose first {defaults.dedup_prefix_chars} characters are equal")
     c4, c5, c6 = st.columns(3)
     max_per_user = c4.number_input(
         "Most prompts per originating user", min_value=1, value=None, step=1, key=K + "max_per_user",

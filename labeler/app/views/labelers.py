@@ -25,6 +25,16 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
+# Short headers that fit at 1,024 px; what each figure means is in its header's tooltip.
+COLUMNS = {
+    "median time per task": st.column_config.TextColumn("median time", help="Median time per task"),
+    "acceptance (accepted/reviewed)": st.column_config.TextColumn("acceptance", help="Accepted / reviewed"),
+    "agreement (pairs)": st.column_config.TextColumn("agreement", help="Pairs ordered as another labeler did"),
+    "with consensus (pairs)": st.column_config.TextColumn("consensus", help="Pairs ordered as the consensus"),
+    "demonstrations": st.column_config.NumberColumn("demos", help="Demonstrations"),
+}
+
+
 def _table(rows: list[LabelerRow]) -> list[dict]:
     return [{
         "labeler": r.username, "role": r.role, "member": r.member, "active": r.active,
@@ -86,7 +96,7 @@ def render_labelers() -> None:
     if not rows:
         st.info(f"Nobody works on `{project}` yet: add members on the Projects or Users page.")
         return
-    st.dataframe(_table(rows), hide_index=True, width="stretch")
+    st.dataframe(_table(rows), hide_index=True, width="stretch", column_config=COLUMNS)
     bar([{"labeler": r.username, "tasks": r.tasks} for r in rows], "labeler", "tasks", "Tasks done", "No work yet.")
     st.caption("Agreement: candidate pairs ordered the same way as another labeler did, of the pairs both "
                "ordered strictly; with consensus: as the Bradley–Terry consensus of the others ordered them.")

@@ -36,7 +36,7 @@ def render_login() -> None:
     if actor is None:
         st.error(result.message)
         return
-    deps.login(actor)
+    deps.start_login(actor)
     st.rerun()
 
 

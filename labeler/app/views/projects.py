@@ -35,7 +35,7 @@ def _guidelines_editor(key: str, value: str) -> str:
     with preview:
         st.caption("Preview")
         with st.container(border=True):
-            show_text(text or "*No guidelines yet.*")
+            show_text(text or "*No guidelines yet.*", markdown=True)
     return text
 
 

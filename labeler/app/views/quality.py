@@ -13,7 +13,7 @@ import streamlit as st
 
 from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
-from labeler.app.render import letter
+from labeler.app.render import flag_label, letter
 from labeler.services.projects import settings_of
 from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview
 
@@ -131,7 +131,7 @@ def render_quality() -> None:
             "score", "ratings", "Likert scores (overall quality)", "No Likert scores yet.", label="label",
             horizontal=False, sort=None)
     with right:
-        bar([{"flag": f, "times": n} for f, n in charts.flags.items()], "flag", "times",
+        bar([{"flag": flag_label(f), "times": n} for f, n in charts.flags.items()], "flag", "times",
             "Flags (times set on a candidate)", "No flags set yet.")
     _tables(report)
 

@@ -1,89 +1,86 @@
 """Rank: order K candidate replies to a prompt, rate each on the project's Likert scale, flag problems.
 
 Design constraints:
+- The whole task is one client-side control (`controls/rank.js`): ranks, scores, flags, the order
+  strip (drag to reorder), "none acceptable" and the comment change nothing on the server; only
+  Submit (Ctrl+Enter, whatever has focus, the comment included) and Skip reach it.
 - Candidates appear in the order the queue stored for this lease, labelled A, B, C, … (the order is
-  kept with the ranking so position bias can be measured).
-- Every rule (ranks 1..K, ties only when allowed, every candidate ranked) is the service's: an
-  inconsistent ranking comes back as `Invalid`, is shown as is, and nothing is stored.
-- After a submit the next task loads at once.
+  kept with the ranking so position bias can be measured); texts are shown as written unless the
+  labeler turned Markdown on.
+- The control shows the ties rule (standard competition ranking, 1, 1, 3) and keeps Submit off
+  until the ranks follow it; the service still checks every rule, and its refusal is shown as is.
+- After a submit the next task loads at once, scrolled to the top.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from labeler.app import deps, tasks
-from labeler.app.render import flag_label, show_text
+from labeler.app.controls import component
+from labeler.app.render import flag_label, markdown_html, markdown_preferred
 from labeler.app.scope_control import scope_control
+from labeler.errors import Invalid
 from labeler.services.actors import Actor
 from labeler.services.labeling import ItemSubmission, RankingSubmission, submit_ranking
-from labeler.services.queue import Task
+from labeler.services.queue import Task, skip_task
 
 NS = "rank"
 
 
-def _key(task: Task, what: str, candidate_id: int | None = None) -> str:
-    suffix = f".{candidate_id}" if candidate_id is not None else ""
-    return f"{NS}.{task.assignment_id}.{what}{suffix}"
-
-
-def order_summary(task: Task) -> str:
-    """`A > B = C > D` from the ranks picked so far (unranked candidates listed apart)."""
-    by_rank: dict[int, list[str]] = {}
-    unranked = []
-    for c in task.candidates:
-        rank = st.session_state.get(_key(task, "rank", c.candidate_id))
-        (by_rank.setdefault(rank, []) if rank else unranked).append(c.label)
-    order = " > ".join(" = ".join(labels) for _, labels in sorted(by_rank.items()))
-    if unranked:
-        order += ("; " if order else "") + "not ranked yet: " + ", ".join(unranked)
-    return order
-
-
-def _candidate(task: Task, index: int) -> None:
-    c = task.candidates[index]
-    k = len(task.candidates)
+def control_data(task: Task, markdown: bool) -> dict[str, Any]:
+    """What the control renders: the candidates in the stored order and the project's scales."""
     settings = task.settings
-    with st.container(border=True):
-        st.markdown(f"#### {c.label}")
-        show_text(c.text)
-        st.segmented_control(f"Rank of {c.label}", list(range(1, k + 1)), key=_key(task, "rank", c.candidate_id),
-                             help="1 is best")
-        st.segmented_control(f"Quality of {c.label}", list(range(1, settings.likert_points + 1)),
-                             key=_key(task, "likert", c.candidate_id),
-                             help=f"1 = very bad … {settings.likert_points} = excellent")
-        if settings.flags:
-            st.pills(f"Flags for {c.label}", settings.flags, selection_mode="multi", format_func=flag_label,
-                     key=_key(task, "flags", c.candidate_id))
+    return {
+        "aid": task.assignment_id,
+        "candidates": [{"label": c.label, "text": c.text, "html": markdown_html(c.text) if markdown else None}
+                       for c in task.candidates],
+        "likert": settings.likert_points,
+        "flags": [{"id": f, "name": flag_label(f)} for f in settings.flags],
+        "ties": settings.ties_allowed,
+        "markdown": markdown,
+    }
 
 
-def submission(task: Task) -> RankingSubmission:
-    """The ranking as the controls hold it now."""
-    items = [
-        ItemSubmission(
-            candidate_id=c.candidate_id,
-            rank=st.session_state.get(_key(task, "rank", c.candidate_id)),
-            likert=st.session_state.get(_key(task, "likert", c.candidate_id)),
-            flags=list(st.session_state.get(_key(task, "flags", c.candidate_id)) or []),
-        )
-        for c in task.candidates
-    ]
-    return RankingSubmission(
-        items=items,
-        none_acceptable=bool(st.session_state.get(_key(task, "none"))),
-        comment=str(st.session_state.get(_key(task, "comment")) or ""),
-        seconds_spent=tasks.seconds_since_counted(NS, task),
-    )
+def submission(task: Task, sent: dict[str, Any], seconds: float) -> RankingSubmission:
+    """The control's submit value as the service's submission (positions become candidate ids)."""
+    try:
+        items = [ItemSubmission(candidate_id=c.candidate_id, rank=sent["ranks"][i], likert=sent["likert"][i],
+                                flags=list(sent["flags"][i] or []))
+                 for i, c in enumerate(task.candidates)]
+        return RankingSubmission(items=items, none_acceptable=bool(sent.get("none")),
+                                 comment=str(sent.get("comment") or ""), seconds_spent=seconds)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise Invalid(f"the ranking sent by the page is malformed: {e}") from e
 
 
-def _submit(actor: Actor, task: Task) -> None:
-    if st.button("Submit ranking", key=_key(task, "submit"), type="primary", icon=":material/send:",
-                 shortcut="Ctrl+S"):
-        ok, ranking_id = deps.call(submit_ranking, actor, task.assignment_id, submission(task))
-        if ok:
-            tasks.forget_task(NS)
-            deps.flash(f"Ranking #{ranking_id} submitted. Here is the next prompt.")
-            st.rerun()
+def on_submit(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
+    """Store the ranking; on success forget the lease (the run then shows the next task). True if stored."""
+    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
+        return False  # a value from a previous task's control (a late event): never stored on this lease
+    try:
+        sub = submission(task, sent, tasks.seconds_since_counted(NS, task))
+    except Invalid as e:
+        st.error(str(e))
+        return False
+    ok, ranking_id = deps.call(submit_ranking, actor, task.assignment_id, sub)
+    if ok:
+        tasks.forget_task(NS)
+        deps.flash(f"Ranking #{ranking_id} submitted. Here is the next prompt.")
+    return ok
+
+
+def on_skip(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
+    """Skip the task with the reason typed in the control. True if skipped."""
+    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
+        return False
+    ok, _ = deps.call(skip_task, actor, task.assignment_id, str(sent.get("reason") or "").strip())
+    if ok:
+        tasks.forget_task(NS)
+        deps.flash("Task skipped. Here is the next one.", "info")
+    return ok
 
 
 def render_rank() -> None:
@@ -93,25 +90,21 @@ def render_rank() -> None:
     if opened is None:
         return
     actor, task = opened
-    k = len(task.candidates)
-    ties = "equal ranks mark a tie" if task.settings.ties_allowed else "each rank once: no ties in this project"
-    st.subheader(f"{k} replies")
-    st.caption(f"Rank 1 (best) to {k}; {ties}. Ctrl+S submits.")
-    side_by_side = st.toggle("Side by side", key=f"{NS}.side_by_side")
-    if side_by_side:
-        columns = st.columns(min(k, 3))
-        for i in range(k):
-            with columns[i % len(columns)]:
-                _candidate(task, i)
-    else:
-        for i in range(k):
-            _candidate(task, i)
-    st.markdown(f"**Your order:** {order_summary(task)}")
-    st.checkbox("None of these is acceptable", key=_key(task, "none"))
-    st.text_area("Comment (optional)", key=_key(task, "comment"), height=80)
     scope_control(actor, NS, task)
-    _submit(actor, task)
-    tasks.skip_box(actor, NS, task)
+    key = f"{NS}.control.{task.assignment_id}"
+    # In the browser the callbacks store a submit or skip before the next run draws the page, so that
+    # one run shows the next task; where no callback ran (AppTest), the values are handled below.
+    result = component("rank")(key=key, data=control_data(task, markdown_preferred()),
+                               on_submit_change=lambda: on_submit(actor, task, _value(key, "submit")),
+                               on_skip_change=lambda: on_skip(actor, task, _value(key, "skip")))
+    if on_submit(actor, task, result.submit) or on_skip(actor, task, result.skip):
+        st.rerun()
+
+
+def _value(key: str, name: str) -> Any:  # noqa: ANN401 - whatever the control sent
+    """A value the control `key` sent, read in its callback."""
+    state = st.session_state.get(key)
+    return state.get(name) if hasattr(state, "get") else None
 
 
 render_rank()
