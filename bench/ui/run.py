@@ -59,13 +59,14 @@ def _seed(url: str, prompts: int) -> tuple[str, str]:
 
 def _serve(url: str) -> tuple[subprocess.Popen, str]:
     """The app as `labeler serve` starts it (its shipped options), on a free port."""
-    from labeler.app.server import APP_SCRIPT, config_flags
+    from labeler.app.server import config_flags
+    from labeler.serving import app_entry_point
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LABELER_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), *config_flags(),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app_entry_point()), *config_flags(),
                              "--server.address", "127.0.0.1", "--server.port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

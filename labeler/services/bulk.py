@@ -18,9 +18,20 @@ from sqlalchemy import Connection
 
 from db.base import UTCDateTime, utcnow
 
+# The tables the bulk path writes: their names (and the callers' column tuples) are the only text
+# that goes into the SQL built here; every value goes as a parameter or a COPY row.
+BULK_TABLES = frozenset({"prompts", "candidates", "rankings", "ranking_items", "demonstrations"})
+
+
+def _checked(table: str) -> str:
+    if table not in BULK_TABLES:
+        raise ValueError(f"not a bulk table: {table!r}")
+    return table
+
 
 def write_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Insert `rows` (tuples in `columns` order, JSON pre-encoded) into `table` in one driver call."""
+    table = _checked(table)
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -40,6 +51,7 @@ def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
     largest id, which is what SQLite itself would pick; the import holds SQLite's write lock
     (BEGIN IMMEDIATE), so no other writer can take them meanwhile.
     """
+    table = _checked(table)
     if n <= 0:
         return []
     if conn.dialect.name == "postgresql":

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from labeler.app.server import APP_SCRIPT, config_flags
+from labeler.app.server import config_flags
 from labeler.services import get_engine
+from labeler.serving import app_entry_point
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -100,7 +101,7 @@ def app_server(app_database: str, chromium, tmp_path_factory: pytest.TempPathFac
     env = {**os.environ, "LABELER_DATABASE_URL": app_database}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), *config_flags(),
+    command = [sys.executable, "-m", "streamlit", "run", str(app_entry_point()), *config_flags(),
                "--server.address", "127.0.0.1", "--server.port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
