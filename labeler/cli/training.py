@@ -2,7 +2,8 @@
 
 `labeler train sft|reward|dpo|kto` checks the export and starts the run, returning at once;
 `labeler train status JOB` reads its status and losses back into the store; `labeler train cancel JOB`
-stops it. The service (`labeler.services.train`) never imports torch or TRL; the worker process does.
+stops it; `labeler train use JOB --project P` adds the trained model to a project's generation
+models. The service (`labeler.services.train`) never imports torch or TRL; the worker process does.
 """
 
 from __future__ import annotations
@@ -86,3 +87,15 @@ def train_cancel(job: Annotated[str, typer.Argument(help="Job id.")], as_json: A
         _print_json(data)
         return
     console.print(escape(f"job {data['id']}: cancelled"))
+
+
+@train_app.command("use")
+def train_use(
+    job: Annotated[str, typer.Argument(help="Job id of a finished sft, dpo or kto run.")],
+    project: Annotated[str, typer.Option(help="Project whose generation models get the trained model.")],
+) -> None:
+    """Add a trained model to a project's generation models: the next `generate` samples from it."""
+    ensure_migrated()
+    with session_scope() as s:
+        model = train.use_trained_model(s, _actor(s), job, project)
+    console.print(escape(f"project `{project}` now generates with `{model}` too"))

@@ -35,6 +35,7 @@ from labeler.errors import Conflict, Invalid
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
 from labeler.services.finetune import get_job_or_raise, job_summary, loss_curve, read_manifest, split_file
+from labeler.services.projects import get_project_or_raise, settings_of, update_project
 
 KINDS = ("sft", "reward", "dpo", "kto")
 # The export formats each trainer takes as they are.
@@ -220,3 +221,23 @@ def training_summary(job: FinetuneJob) -> dict[str, Any]:
     state = run_status(job)
     return {**job_summary(job), "step": state.get("step"), "max_steps": state.get("max_steps"),
             "loss_curve": loss_curve(job), "log": str(Path(job.hyperparameters["run_dir"]) / "train.log")}
+
+
+def use_trained_model(session: Session, actor: Actor, ref: int | str, project: str) -> str:
+    """Add a succeeded SFT, DPO or KTO run's model to a project's generation models (admins); its name.
+
+    The next `generate` then samples candidates from it too (InstructGPT's loop: SFT, reward model,
+    policy, new comparisons); a reward model scores replies and writes none, so it is refused.
+    """
+    require_admin(actor)
+    job = _local_job(session, ref)
+    if job.method == "reward":
+        raise Invalid(f"job `{job.id}` trained a reward model: it scores replies and cannot generate them")
+    if job.status != "succeeded" or not job.fine_tuned_model:
+        raise Conflict(f"job `{job.id}` is {job.status}: only a finished run's model can generate "
+                       f"(`labeler train status {job.id}`)")
+    model = f"local:{job.fine_tuned_model}"
+    settings = settings_of(get_project_or_raise(session, project))
+    if model not in settings.generation_models:
+        update_project(session, actor, project, settings={"generation_models": [*settings.generation_models, model]})
+    return model

@@ -20,9 +20,12 @@ from labeler.cli import app
 from labeler.errors import Invalid
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
+from labeler.services.generate import GenerationRequest, run_generation
 from labeler.services.train import TrainRequest, start_training
 from tests.exports.trl_helpers import HH_SAMPLE, IN_CI, demonstration_rows, hh_records, ranking_rows
+from tests.factories import make_project
 from tests.local.tiny import require
+from tests.services.queue_data import add_prompts
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -85,6 +88,12 @@ def test_sft_runs_as_a_recorded_job_and_its_losses_are_read_back(sqlite_url, tin
     with session_scope(write=False) as s:
         job = s.get(FinetuneJob, started["id"])
         assert job.provider == "local" and job.status == "succeeded" and job.events
+    make_project("p")  # one step to the next round: the trained model generates candidates
+    used = runner.invoke(app, ["train", "use", str(started["id"]), "--project", "p"], catch_exceptions=False)
+    assert used.exit_code == 0, used.output
+    add_prompts("p", 2, candidates=0)
+    summary = run_generation(OPERATOR, GenerationRequest(project="p", k=1, max_tokens=4))
+    assert (summary.candidates, summary.failed) == (2, 0) and summary.models == [f"local:{tmp_path / 'sft-model'}"]
 
 
 @pytest.mark.parametrize("kind,fmt", [("reward", "pairs"), ("dpo", "pairs"), ("kto", "kto")])
