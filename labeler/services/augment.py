@@ -268,7 +268,7 @@ def run_augment(actor: Actor, request: AugmentRequest, *, url: str | None = None
     require_admin(actor)
     with session_scope(url, write=False) as s:
         config = resolve_augment(s, actor, request)  # resolved once: the count and the run share it
-        backend = backend_for(settings_of(get_project_or_raise(s, request.project)), config.run)
+        backend = backend_for(settings_of(get_project_or_raise(s, request.project)), config.run, [config.model])
         total = _count_sources(s, config)
     summary = AugmentSummary(config.project, [config.model], config.n, prompts_planned=total)
     Runner(_Augment(config), backend, summary, concurrency=config.run.concurrency, limit=config.run.limit,

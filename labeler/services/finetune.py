@@ -90,7 +90,8 @@ def _hyperparameters(method: str, epochs: int | None, beta: float | None, batch_
                            beta=beta).model_dump(exclude_none=True)
 
 
-def _manifest(export_dir: Path) -> dict[str, Any]:
+def read_manifest(export_dir: Path) -> dict[str, Any]:
+    """An export folder's manifest (Invalid when the folder is not a finished labeler export)."""
     path = export_dir / "manifest.json"
     if not export_dir.is_dir():
         raise Invalid(f"{export_dir}: no such folder")
@@ -106,7 +107,7 @@ def _manifest(export_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _split_file(export_dir: Path, manifest: dict[str, Any], split: str) -> tuple[Path, str] | None:
+def split_file(export_dir: Path, manifest: dict[str, Any], split: str) -> tuple[Path, str] | None:
     """(path, sha256) of a split's JSONL file, as the manifest lists it."""
     for entry in manifest["files"]:
         if isinstance(entry, dict) and entry.get("split") == split and entry.get("kind", "jsonl") == "jsonl":
@@ -158,15 +159,15 @@ def prepare_finetune(
     if suffix is not None and len(suffix) > MAX_SUFFIX:
         raise Invalid(f"`suffix` is {len(suffix)} characters long; at most {MAX_SUFFIX} are allowed")
     folder = Path(export_dir).expanduser().resolve()
-    manifest = _manifest(folder)
+    manifest = read_manifest(folder)
     fmt = str(manifest.get("format"))
     if fmt not in METHOD_FORMATS[method]:
         accepted = " or ".join(f"`{f}`" for f in METHOD_FORMATS[method])
         raise Invalid(f"the export in {folder} is `{fmt}`; {method} fine-tuning takes {accepted} exports")
-    train = _split_file(folder, manifest, "train")
+    train = split_file(folder, manifest, "train")
     if train is None:
         raise Invalid(f"the export in {folder} has no train split: nothing to fine-tune on")
-    valid = _split_file(folder, manifest, "valid")
+    valid = split_file(folder, manifest, "valid")
     for path, _ in (train, valid) if valid else (train,):
         if not path.is_file():
             raise Invalid(f"{path}: listed in manifest.json but missing")
@@ -246,6 +247,8 @@ def job_target(session: Session, actor: Actor, job: FinetuneJob | int | str) -> 
     """A job and the endpoint it lives on (admins only): the key from the environment, the server stored."""
     require_admin(actor)
     row = _job(session, job)
+    if row.provider != "openai":
+        raise Invalid(f"job `{row.id}` is a {row.provider} training run: `labeler train status|cancel {row.id}`")
     project = session.get(Project, row.project_id) if row.project_id is not None else None
     resolved = resolve_endpoint(settings_of(project) if project is not None else None)
     stored = row.base_url or "https://api.openai.com/v1"
@@ -384,7 +387,8 @@ def job_summary(job: FinetuneJob, *, with_events: bool = False) -> dict[str, Any
     checkpoints = job_checkpoints(job)
     last = checkpoints[-1]["metrics"] if checkpoints else {}
     data: dict[str, Any] = {
-        "id": job.id, "provider_job_id": job.provider_job_id, "status": job.status, "method": job.method,
+        "id": job.id, "provider": job.provider, "provider_job_id": job.provider_job_id, "status": job.status,
+        "method": job.method,
         "base_model": job.base_model, "fine_tuned_model": job.fine_tuned_model, "base_url": job.base_url,
         "hyperparameters": job.hyperparameters, "training_file_id": job.training_file_id,
         "validation_file_id": job.validation_file_id, "export_id": job.export_id, "project_id": job.project_id,

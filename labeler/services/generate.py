@@ -209,7 +209,7 @@ def run_generation(
     require_admin(actor)
     with session_scope(url, write=False) as s:
         config = resolve_request(s, actor, request)
-        backend = backend_for(settings_of(get_project_or_raise(s, request.project)), config.run)
+        backend = backend_for(settings_of(get_project_or_raise(s, request.project)), config.run, config.models)
         total = count_pending(s, config)
     summary = RunSummary(config.project, list(config.models), config.k, prompts_planned=total)
     Runner(_Generation(config), backend, summary, concurrency=config.run.concurrency, limit=config.limit,

@@ -16,8 +16,16 @@ from sqlalchemy.orm import Session
 from db.models import Prompt
 from labeler.errors import Conflict, Invalid
 from labeler.services.actors import Actor
-from labeler.services.engine import ChatRequest, PromptFailed, Refused, RunSettings, backend_for, run_coroutine
-from labeler.services.llm import ModelError, model_configured
+from labeler.services.engine import (
+    ChatRequest,
+    PromptFailed,
+    Refused,
+    RunSettings,
+    backend_for,
+    model_ready,
+    run_coroutine,
+)
+from labeler.services.llm import ModelError
 from labeler.services.projects import ProjectSettings, get_project_for, settings_of
 from labeler.services.queue import own_assignment_and_project, require_open
 from labeler.services.submissions import check_turns
@@ -26,9 +34,10 @@ RETRIES = 2  # a labeler waits for the answer: fewer retries than a batch run
 
 
 def suggestion_model_for(session: Session, actor: Actor, project_name: str) -> str | None:
-    """The model that drafts replies in this project, or None when suggestions are off or no key is set."""
+    """The model that drafts replies in this project, or None when suggestions are off or it cannot be asked."""
     settings = settings_of(get_project_for(session, actor, project_name))
-    return settings.suggestion_model if settings.suggestion_model and model_configured(settings) else None
+    model = settings.suggestion_model
+    return model if model and model_ready(settings, model) else None
 
 
 def suggest_reply(session: Session, actor: Actor, assignment_id: int, turns: list[dict] | None = None) -> dict:
@@ -68,7 +77,7 @@ def request_suggestion(settings: ProjectSettings, messages: list[dict], turn: in
     assert model, "request_suggestion needs a suggestion model"
     request = ChatRequest(model=model, messages=messages, n=1, temperature=settings.suggestion_temperature,
                           max_tokens=settings.suggestion_max_tokens)
-    backend = backend_for(settings, RunSettings(None, 1, settings.model_timeout_s, RETRIES))
+    backend = backend_for(settings, RunSettings(None, 1, settings.model_timeout_s, RETRIES), [model])
 
     async def once():  # noqa: ANN202 - the backend's Completion
         try:

@@ -5,6 +5,8 @@ Design constraints:
   candidates is skipped; one holding fewer gets only the missing ones), so a run interrupted at any
   point completes the work instead of starting over.
 - **Several models share K**: `allocate` gives each model its share, counting what it already has.
+- **Backends by model name**: `local:<path>` models run in this process (`engine.local`), others on
+  the project's OpenAI-compatible server.
 - **Options are checked once**: `RunOptions` declares its bounds with the types `ProjectSettings`
   uses (`labeler.services.bounds`); `resolve` fills what is unset from the project's settings.
 """
@@ -12,12 +14,15 @@ Design constraints:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from exports.tokens import PER_EXAMPLE, PER_MESSAGE, approx_tokens
+from labeler.errors import Invalid
 from labeler.services.bounds import Checked, Concurrency, Limit, Retries, TimeoutS
 from labeler.services.engine.backend import Backend, OpenAIBackend
+from labeler.services.engine.local import LocalBackend, check_local, is_local
 from labeler.services.llm import resolve_endpoint
 from labeler.services.projects import ProjectSettings
 
@@ -47,9 +52,28 @@ def resolve_run(options: RunOptions, settings: ProjectSettings) -> RunSettings:
                        float(options.timeout or settings.model_timeout_s), options.max_retries)
 
 
-def backend_for(settings: ProjectSettings, run: RunSettings) -> Backend:
-    """The backend a project's model settings name (its OpenAI-compatible server); Invalid without a key."""
-    return OpenAIBackend(resolve_endpoint(settings), timeout=run.timeout, max_retries=run.max_retries)
+def backend_for(settings: ProjectSettings, run: RunSettings, models: Sequence[str] = ()) -> Backend:
+    """The backend for `models`: `local:` models in this process, others on the project's server.
+
+    Raises Invalid before any request: a local model without the extra or its files, a remote one
+    without a key. With no models named, the project's server.
+    """
+    local = [m for m in models if is_local(m)]
+    for model in local:
+        check_local(model)
+    remote = None
+    if not local or len(local) < len(models):
+        remote = OpenAIBackend(resolve_endpoint(settings), timeout=run.timeout, max_retries=run.max_retries)
+    return remote if not local else LocalBackend(remote)
+
+
+def model_ready(settings: ProjectSettings, model: str) -> bool:
+    """True when `model` can be asked: a usable local model, or a server key is set."""
+    try:
+        check_local(model) if is_local(model) else resolve_endpoint(settings)
+    except Invalid:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
