@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IN_CI, ROOT, _free_port
+from tests.e2e.conftest import IN_CI, ROOT, _free_port
 from tests.e2e.ui import current, expect, go_to, pick, settled, success_text
 
 INSTALL_AND_START_TIMEOUT = 900.0
@@ -79,20 +79,6 @@ def make_run(tmp_path_factory):
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        (pytest.fail if IN_CI else pytest.skip)("playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        (pytest.fail if IN_CI else pytest.skip)(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def _log_in(browser, url: str, username: str, password: str):
     page = browser.new_context(base_url=url).new_page()
     page.set_default_timeout(30_000)
@@ -125,7 +111,9 @@ def patient_expect():
     expect.set_options(timeout=5_000)
 
 
-def test_make_run_then_rank_export_and_validate(make_run, browser, patient_expect):
+def test_make_run_then_rank_export_and_validate(make_run, chromium, patient_expect):
+    """One Chromium per test process (tests/e2e/conftest.py): Playwright's sync API allows one."""
+    browser = chromium
     url, output, clone = make_run
     passwords = {user: password for user, _role, password in PASSWORD_LINE.findall(output)}
     assert {"admin", "alice", "bob"} <= passwords.keys(), output
