@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,18 @@ def _data(app_database, tmp_path_factory):
     make_task_project(tmp, "pair", ("lena", "omar"), n_prompts=8, k=2, task_kinds=["ranking"], labels_per_item=1)
 
 
+def _wait_for_stored_draft(text: str, timeout: float = 15.0) -> None:
+    """Poll the database (a condition wait, no fixed sleep) until a draft holding `text` is stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(write=False) as s:
+            drafts = s.scalars(select(Demonstration.turns).where(Demonstration.status == "draft")).all()
+        if any(t.get("content") == text for turns in drafts for t in turns):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no draft with {text!r} stored within {timeout} s")
+
+
 def test_two_turn_demonstration_with_a_reload_mid_draft(new_page):
     page = log_in(new_page(), "dana")
     expect(page.get_by_role("heading", name="Demonstrate", exact=True)).to_be_visible()
@@ -33,7 +46,8 @@ def test_two_turn_demonstration_with_a_reload_mid_draft(new_page):
 
     reply = page.get_by_label("Assistant reply")
     reply.fill("Paris is the capital of France.")
-    page.get_by_text("Draft saved").wait_for()  # saved while the cursor is still in the box
+    page.get_by_text("Draft saved").wait_for()  # sent while the cursor is still in the box
+    _wait_for_stored_draft("Paris is the capital of France.")  # the reload comes once the server has it
     settled(page)
 
     page.reload()  # a new Streamlit session, still logged in: the draft comes back from the database
