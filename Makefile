@@ -18,10 +18,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # uv comes from the package registry like any package; where it cannot be installed, pip does the work.
+# Bytecode is compiled at install (as pip does): with PYTHONDONTWRITEBYTECODE set, every start would
+# otherwise compile SQLAlchemy and the rest again (seconds per command).
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	@if $(BIN)/pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then \
 		echo "installing labeler (runtime only) with uv"; \
-		$(BIN)/uv pip install --quiet --python $(BIN)/python -e . ; \
+		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e . ; \
 	else \
 		echo "installing labeler (runtime only) with pip"; \
 		$(BIN)/pip install --quiet -e . ; \
