@@ -5,12 +5,11 @@ nothing (OpenAI chat with per-message weights: Parquet would give user turns `we
 from __future__ import annotations
 
 import orjson
+import pyarrow.parquet as pq  # pyarrow comes with streamlit: always installed
 import pytest
 
 from exports import ExportError, choose_legacy_markers, legacy_texts, write_export
 from exports.formats import FORMATS
-
-pq = pytest.importorskip("pyarrow.parquet")
 
 SOURCE_FIXTURE = {"rankings": "ranking_rows", "demonstrations": "demo_rows", "prompts": "prompt_rows",
                   "scope": "scope_rows"}

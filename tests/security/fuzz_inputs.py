@@ -260,7 +260,7 @@ class Fuzz:
         except LabelerError as e:
             message = str(e)
             assert message.strip() and "Traceback" not in message, repr(message[:300])
-        stored = _stored(project)
+        stored = stored_counts(project)
         if report is None:
             assert stored == (0, 0, 0, 0), f"a failed import left rows behind: {stored}"
             outcome = "refused"
@@ -275,7 +275,8 @@ class Fuzz:
         return outcome
 
 
-def _stored(project: str) -> tuple[int, int, int, int]:
+def stored_counts(project: str) -> tuple[int, int, int, int]:
+    """Prompts, candidates, rankings and demonstrations a project holds (to compare with a report)."""
     with session_scope(write=False) as s:
         pid = s.scalar(select(Project.id).where(Project.name == project))
         prompts = select(Prompt.id).where(Prompt.project_id == pid)

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
-from db.models import Candidate, Demonstration, Project, Prompt, Ranking
 from labeler.errors import LabelerError
 from labeler.readers import FORMATS
 from labeler.services import session_scope
@@ -24,6 +22,7 @@ from labeler.services.actors import OPERATOR
 from labeler.services.ingest import ImportOptions, import_file
 from labeler.services.projects import create_project
 from tests.conftest import SHARED_DATA
+from tests.security.fuzz_inputs import stored_counts
 
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -79,24 +78,12 @@ def _try_import(state: dict[str, int], tmp: Path, data: bytes, fmt: str, suffix:
         message = str(e)
         assert message.strip(), "an empty error message"
         assert "Traceback" not in message and len(message) < 5000, message[:300]
-    stored = _stored(project)
+    stored = stored_counts(project)
     if report is None:
         assert stored == (0, 0, 0, 0), f"a failed import left rows behind: {stored}"
     else:
         assert stored == (report.prompts_added, report.candidates_added, report.rankings_added,
                           report.demonstrations_added), (stored, report)
-
-
-def _stored(project: str) -> tuple[int, int, int, int]:
-    with session_scope(write=False) as s:
-        pid = s.scalar(select(Project.id).where(Project.name == project))
-        prompts = select(Prompt.id).where(Prompt.project_id == pid)
-        return (
-            s.scalar(select(func.count()).select_from(Prompt).where(Prompt.project_id == pid)),
-            s.scalar(select(func.count()).select_from(Candidate).where(Candidate.prompt_id.in_(prompts))),
-            s.scalar(select(func.count()).select_from(Ranking).where(Ranking.prompt_id.in_(prompts))),
-            s.scalar(select(func.count()).select_from(Demonstration).where(Demonstration.prompt_id.in_(prompts))),
-        )
 
 
 formats = st.sampled_from(["auto", *FORMATS])
@@ -149,4 +136,4 @@ def test_the_unmutated_samples_import(fuzz_db: dict, tmp_path: Path) -> None:
     """The mutation base is real: every sample head imports as it is."""
     for name, data in REAL.items():
         _try_import(fuzz_db, tmp_path, data, "auto", ".jsonl")
-        assert _stored(f"fuzz{fuzz_db['n']}")[0] > 0, name
+        assert stored_counts(f"fuzz{fuzz_db['n']}")[0] > 0, name
