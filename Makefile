@@ -28,6 +28,7 @@ $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 		echo "installing labeler (runtime only) with pip"; \
 		$(BIN)/pip install --quiet -e . ; \
 	fi
+	$(BIN)/python -m compileall -q labeler db exports  # the editable sources too (see above)
 	touch $@
 
 # The `local` extra's requirements, one a line (read from pyproject.toml: one place for the pins).

@@ -20,9 +20,9 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine_details
 
-BENCHES = ["import", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
+BENCHES = ["cli", "import", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
 # The tables the benches write, in report order (bench/import writes two).
-TABLES = ["import", "import_rm", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
+TABLES = ["cli", "import", "import_rm", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
 # How a cost should grow with the data (DESIGN.md: flat queue operations, linear imports and exports,
 # memory flat). A per-unit cost that stays within this factor from the smallest to the largest size
 # is "as expected".
@@ -75,6 +75,9 @@ def figure(bench: str, backend: str, size: Any, name: str, value: Any, target: s
 def summary_rows() -> list[dict[str, Any]]:
     """Each bench's headline figures, with the target and verdict the bench itself recorded."""
     rows = []
+    for r in load("cli"):
+        rows.append(figure("cli", "sqlite", "demo", f"{r['command']}: median / max s",
+                           f"{r['median_s']} / {r['max_s']}", r["target"], r["met"]))
     for r in load("import"):
         rows.append(figure("import", r["backend"], r["size"], "prompts/s", r["prompts_per_s"], r["target"],
                            r["met"], r.get("x_floor", "")))

@@ -2,7 +2,8 @@
 
 The migration scripts ship inside the package (db/migrations), so an installed wheel can migrate.
 Alembic is imported only to migrate: checking that a database is current reads the `alembic_version`
-table and the scripts' own `revision` lines, which keeps every CLI command's start-up fast.
+table and the scripts' own `revision` lines, which keeps every CLI command's start-up fast, and
+`head_revision()` imports no SQLAlchemy (`labeler stats` answers on SQLite without it).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
-
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:["']([^"']*)["']|None)""", re.MULTILINE)
@@ -47,6 +47,8 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an unmigrated database."""
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

@@ -21,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("sqlalchemy", "openai", "pandas", "alembic", "streamlit", "labeler.services", "pyarrow", "httpx")
+# What `labeler stats` on SQLite must not load either (it may load the services package, which is light).
+ORM_AND_CLIENTS = ("sqlalchemy", "openai", "pandas", "alembic", "streamlit", "pyarrow", "httpx", "pydantic")
 
 
 def _python(code: str, cwd: Path | None = None, env: dict | None = None) -> str:
@@ -87,3 +89,54 @@ def test_labeler_serve_starts_a_healthy_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _stats_in_a_fresh_process(cwd: Path, *args: str) -> tuple[dict, list[str]]:
+    """`labeler [args] stats --project demo --json` in its own interpreter, and the heavy modules it loaded."""
+    out = _python(
+        "import sys\nfrom labeler.cli import main\n"
+        f"sys.argv = ['labeler', *{list(args)!r}, 'stats', '--project', 'demo', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('HEAVY', [m for m in {ORM_AND_CLIENTS!r} if m in sys.modules])", cwd=cwd)
+    body, heavy = out.rsplit("HEAVY ", 1)
+    return json.loads(body), eval(heavy)  # noqa: S307 - our own repr of a list of names
+
+
+def test_stats_on_sqlite_answers_without_sqlalchemy_and_as_the_services_do(sqlite_url, tmp_path, monkeypatch):
+    """The default database answers `labeler stats` through sqlite3 alone, with the services' exact counts."""
+    from typer.testing import CliRunner
+
+    from labeler.cli import app
+    from labeler.services import session_scope
+    from labeler.services.actors import OPERATOR
+    from labeler.services.stats import project_stats
+
+    assert CliRunner().invoke(app, ["demo", "--no-model"]).exit_code == 0
+    with session_scope(write=False) as s:
+        expected = json.loads(json.dumps(project_stats(s, OPERATOR, "demo")))
+    assert expected["rankings"]["total"] > 0 and expected["candidates"]["total"] > 0
+
+    quick, heavy = _stats_in_a_fresh_process(tmp_path)
+    assert quick == expected
+    assert heavy == []
+    # another account goes through the services (they check its membership)
+    assert CliRunner().invoke(app, ["user", "add", "ann", "--role", "admin", "--password-stdin"],
+                              input="ann-password-1\n").exit_code == 0
+    checked, heavy = _stats_in_a_fresh_process(tmp_path, "--as", "ann")
+    assert checked == expected
+    assert "sqlalchemy" in heavy
+
+
+def test_stats_on_an_outdated_database_still_asks_for_an_upgrade(tmp_path):
+    """The quick path answers only a current schema: anything else gets the usual message."""
+    import sqlite3
+
+    db = tmp_path / "labeler.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+    out = subprocess.run([sys.executable, "-c", "from labeler.cli import main; main()", "stats", "--project", "demo"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env={**os.environ, "LABELER_DATABASE_URL": f"sqlite:///{db}"})
+    assert out.returncode == 1
+    assert "labeler db upgrade" in out.stderr

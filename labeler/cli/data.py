@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,7 @@ from labeler.cli.base import (
     Split,
     _actor,
     _print_json,
+    _state,
     app,
     console,
     ensure_migrated,
@@ -215,9 +216,11 @@ def stats_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Counts of prompts, candidates, demonstrations and rankings by status and split."""
-    ensure_migrated()
-    with session_scope(write=False) as s:
-        data = stats.project_stats(s, _actor(s), project)
+    data = _quick_stats(project)
+    if data is None:
+        ensure_migrated()
+        with session_scope(write=False) as s:
+            data = stats.project_stats(s, _actor(s), project)
     if as_json:
         _print_json(data)
         return
@@ -227,6 +230,15 @@ def stats_(
     for kind in ("demonstrations", "rankings"):
         d = data[kind]
         console.print(f"{kind}: {d['total']}  " + _fmt(d["by_status"]) + "  " + _fmt(d["by_split"]))
+
+
+def _quick_stats(project: str) -> dict[str, Any] | None:
+    """The operator's counts of an SQLite file, read without SQLAlchemy (see services/quick_stats.py)."""
+    if _state["as"]:  # another account: the services check its membership
+        return None
+    from labeler.services.quick_stats import operator_project_stats
+
+    return operator_project_stats(project)
 
 
 def _fmt(counts: dict[str, int]) -> str:

@@ -2,6 +2,9 @@
 
 Services never commit: the edge (a CLI command, a page, a test) owns the transaction through
 `session_scope()`. The app and the CLI get their sessions here, so neither imports `db`.
+
+Importing this package imports no SQLAlchemy (the functions below do, when first called): a CLI
+command that answers without the ORM (`labeler stats` on SQLite, services/quick_stats.py) starts fast.
 """
 
 from __future__ import annotations
@@ -9,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
-
-from db.engine import create_store_engine, is_sqlite, writer
 from db.migrate import current_revision, head_revision
 from labeler.config import get_settings
 from labeler.errors import Conflict, Unavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm import Session
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -27,6 +31,8 @@ def get_engine(url: str | None = None) -> Engine:
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
+    from db.engine import create_store_engine
+
     return create_store_engine(url)
 
 
@@ -46,6 +52,11 @@ def session_scope(url: str | None = None, *, write: bool = True) -> Iterator[Ses
     locked" when two writers read-then-write; pure reads pass `write=False` and never wait.
     A lost PostgreSQL server becomes `Unavailable`, whether it shows at connect, on a query or at commit.
     """
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm import Session
+
+    from db.engine import writer
+
     engine = get_engine(url or database_url())
     session = Session(bind=writer(engine) if write else engine, expire_on_commit=False)
     committing = False
@@ -93,6 +104,8 @@ _UNREACHABLE = (
 
 def unavailable(engine: Engine, error: DBAPIError, *, committing: bool = False) -> Unavailable | None:
     """The clear error for a database server that cannot be reached; None when `error` is something else."""
+    from db.engine import is_sqlite
+
     if is_sqlite(engine):
         return None
     message = str(error.orig).lower()
@@ -110,6 +123,8 @@ def unavailable(engine: Engine, error: DBAPIError, *, committing: bool = False) 
 @contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
     """Turn a lost database server into `Unavailable` for work done outside `session_scope` (migrations)."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         yield
     except DBAPIError as e:

@@ -1,7 +1,8 @@
 """Counts of a project's data by status and split, and work submitted over time: `labeler stats` and
 the admin dashboard.
 
-Design constraints: every count is computed by the database (GROUP BY), never by loading rows; time
+Design constraints: every count is computed by the database (GROUP BY), never by loading rows (the
+project counts are db/counts.py's plain SQL, shared with `labeler stats`' sqlite3 path); time
 buckets are formatted by the database itself (`strftime` on SQLite, `to_char` on PostgreSQL, both in
 UTC) so that the same query groups the same way on both backends.
 """
@@ -12,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Candidate, Demonstration, Prompt, Ranking
+from db.counts import project_counts
+from db.models import Demonstration, Prompt, Ranking
 from labeler.errors import Invalid
 from labeler.services.actors import Actor, require_admin
 from labeler.services.projects import get_project_for, get_project_or_raise, list_projects
@@ -25,44 +27,7 @@ from labeler.services.projects import get_project_for, get_project_or_raise, lis
 def project_stats(session: Session, actor: Actor, project_name: str) -> dict[str, Any]:
     """Prompts by split; candidates by origin; demonstrations and rankings by status, origin and split."""
     project = get_project_for(session, actor, project_name)
-    pid = project.id
-    prompts = dict(
-        session.execute(
-            select(Prompt.split, func.count()).where(Prompt.project_id == pid).group_by(Prompt.split)
-        ).all()
-    )
-    candidates = dict(
-        session.execute(
-            select(Candidate.origin, func.count())
-            .join(Prompt, Prompt.id == Candidate.prompt_id)
-            .where(Prompt.project_id == pid)
-            .group_by(Candidate.origin)
-        ).all()
-    )
-    return {
-        "project": project.name,
-        "prompts": {"total": sum(prompts.values()), "by_split": prompts},
-        "candidates": {"total": sum(candidates.values()), "by_origin": candidates},
-        "demonstrations": _work_counts(session, Demonstration, pid),
-        "rankings": _work_counts(session, Ranking, pid),
-    }
-
-
-def _work_counts(session: Session, model: type[Demonstration] | type[Ranking], project_id: int) -> dict[str, Any]:
-    rows = session.execute(
-        select(model.status, model.origin, Prompt.split, func.count())
-        .join(Prompt, Prompt.id == model.prompt_id)
-        .where(Prompt.project_id == project_id)
-        .group_by(model.status, model.origin, Prompt.split)
-    ).all()
-    out: dict[str, Any] = {"total": 0, "by_status": {}, "by_origin": {}, "by_split": {}, "by_status_split": {}}
-    for status, origin, split, n in rows:
-        out["total"] += n
-        for key, value in (("by_status", status), ("by_origin", origin), ("by_split", split)):
-            out[key][value] = out[key].get(value, 0) + n
-        cell = out["by_status_split"].setdefault(status, {})
-        cell[split] = cell.get(split, 0) + n
-    return out
+    return project_counts(lambda sql, params: session.execute(text(sql), params).all(), project.id, project.name)
 
 
 def projects_overview(session: Session, actor: Actor) -> list[dict[str, Any]]:
