@@ -153,6 +153,8 @@ class Prompt(Base):
         CheckConstraint(_one_of("scope", SCOPE_LABELS), name="scope"),  # NULL (not labelled) passes
         CheckConstraint(_one_of("paraphrase_status", PARAPHRASE_STATUSES), name="paraphrase_status"),
         Index("ix_prompts_project_id_scope_id", "project_id", "scope", "id"),
+        # The `uncertain-first` ranking queue: fewest labels, then the reward model's smallest margin.
+        Index("ix_prompts_queue_ranking_margin", "project_id", "ranking_count", "rm_margin", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,6 +177,9 @@ class Prompt(Base):
     # A paraphrase (services/augment.py) points at the prompt it was written from; NULL for originals.
     source_prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
     paraphrase_status: Mapped[str | None] = mapped_column(String(16))
+    # The routing reward model's score gap between this prompt's two best candidates (services/scoring.py);
+    # 0 until scored, so unscored prompts count as the most uncertain under `order = uncertain-first`.
+    rm_margin: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     candidates: Mapped[list[Candidate]] = relationship(back_populates="prompt", passive_deletes=True)
 
@@ -202,6 +207,26 @@ class Candidate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     prompt: Mapped[Prompt] = relationship(back_populates="candidates")
+
+
+class CandidateScore(Base):
+    """A reward model's score of one candidate (its prompt's conversation plus the reply).
+
+    Keyed by the reward model (its resolved folder), so a newer reward model adds scores beside the
+    old ones instead of replacing them.
+    """
+
+    __tablename__ = "candidate_scores"
+    __table_args__ = (
+        UniqueConstraint("reward_model", "candidate_id"),
+        Index("ix_candidate_scores_candidate_id", "candidate_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    reward_model: Mapped[str] = mapped_column(String(500))
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Assignment(Base):

@@ -72,6 +72,12 @@ class ProjectSettings(BaseModel):
     suggestion_model: str | None = Field(default=None, description="drafts replies on the Demonstrate page")
     suggestion_temperature: Temperature = 0.7
     suggestion_max_tokens: MaxTokens = 1024
+    # --- The reward model in the loop (services/scoring.py, services/queue.py) ---
+    # `uncertain-first` hands out ranking tasks whose two best candidates the routing reward model
+    # scores closest (prompts.rm_margin) before the rest; fewest labels still come first.
+    queue_order: Literal["random", "uncertain-first"] = "random"
+    routing_reward_model: str | None = Field(
+        default=None, description="reward model whose margins route `uncertain-first`; None = the last one scored")
 
     @field_validator("model_api_key_env")
     @classmethod
