@@ -85,8 +85,9 @@ def summary_rows() -> list[dict[str, Any]]:
         rows.append(figure("import (RM shape)", r["backend"], r["size"], "ranked prompts/s, peak MB (with worker)",
                            f"{r['prompts_per_s']}, {r['peak_total_mb']}", r["target"], r["met"]))
     for r in load("queue"):
-        rows.append(figure("queue", r["backend"], r["size"], f"{r['operation']} p95 ms", r["p95_ms"], r["target"],
-                           r["met"]))
+        order = r.get("order", "random")
+        label = r["operation"] + ("" if order == "random" else f" ({order})")
+        rows.append(figure("queue", r["backend"], r["size"], f"{label} p95 ms", r["p95_ms"], r["target"], r["met"]))
     for r in load("export"):
         rows.append(figure("export", r["backend"], r["rankings"], "pairs/s", r["pairs_per_s"], r["target"],
                            r["met"], r["x_floor"]))
@@ -145,9 +146,11 @@ def growth_rows() -> list[dict[str, Any]]:
                 [(r["size"], r["peak_total_mb"]) for r in mine])
     for backend in backends("queue"):
         mine = [r for r in load("queue") if r["backend"] == backend]
-        for operation in sorted({r["operation"] for r in mine}):
-            compare("queue", backend, f"{operation} p95 ms", "flat",
-                    [(r["size"], r["p95_ms"]) for r in mine if r["operation"] == operation])
+        for operation, order in sorted({(r["operation"], r.get("order", "random")) for r in mine}):
+            label = operation + ("" if order == "random" else f" ({order})")
+            compare("queue", backend, f"{label} p95 ms", "flat",
+                    [(r["size"], r["p95_ms"]) for r in mine
+                     if r["operation"] == operation and r.get("order", "random") == order])
     for backend in backends("export"):
         mine = [r for r in load("export") if r["backend"] == backend]
         compare("export", backend, "µs per pair", "linear (per-pair cost flat)",

@@ -40,6 +40,9 @@ QUALIFICATION_STATUSES = ("pending", "qualified", "failed")
 SCOPE_LABELS = ("answerable", "off-limits")
 # A paraphrased prompt (services/augment.py) waits for an admin to keep or reject it.
 PARAPHRASE_STATUSES = ("pending", "kept", "rejected")
+# prompts.rm_margin of a prompt the routing reward model has not scored (at least two candidates): far
+# above any real score gap, so the uncertain-first queue order puts it behind every scored prompt.
+UNSCORED_MARGIN = 1e9
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -178,8 +181,9 @@ class Prompt(Base):
     source_prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
     paraphrase_status: Mapped[str | None] = mapped_column(String(16))
     # The routing reward model's score gap between this prompt's two best candidates (services/scoring.py);
-    # 0 until scored, so unscored prompts count as the most uncertain under `order = uncertain-first`.
-    rm_margin: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # UNSCORED_MARGIN until two of its candidates are scored, so that `queue_order = uncertain-first`
+    # hands out scored prompts first and never walks past a million candidate-less prompts to find them.
+    rm_margin: Mapped[float] = mapped_column(Float, default=UNSCORED_MARGIN, server_default=str(UNSCORED_MARGIN))
 
     candidates: Mapped[list[Candidate]] = relationship(back_populates="prompt", passive_deletes=True)
 

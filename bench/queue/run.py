@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -34,13 +35,16 @@ CANDIDATES = 4
 WARMUP = 10
 
 
-def seed(url: str, n: int, head: int, labelers: int = LABELERS, labels_per_item: int = LABELS_PER_ITEM) -> None:
+def seed(url: str, n: int, head: int, labelers: int = LABELERS, labels_per_item: int = LABELS_PER_ITEM,
+         order: str = "random") -> None:
     """Project, labelers and n prompts (the oldest DONE_SHARE fully labelled), inserted in bulk.
 
-    The `head` prompts at the head of the queue (right after the labelled ones) get CANDIDATES each.
+    The `head` prompts at the head of the queue (right after the labelled ones) get CANDIDATES each;
+    with `order = uncertain-first` they also get a reward-model margin (random: the queue walks them by
+    margin), and every other prompt stays unscored, as after `labeler score` on the candidates there are.
     bench/e2e seeds through this too, with its own labelers and labels_per_item and candidates on every open prompt.
     """
-    from sqlalchemy import insert
+    from sqlalchemy import bindparam, insert, update
 
     from db.base import utcnow
     from db.models import Assignment, Candidate, Prompt
@@ -50,7 +54,8 @@ def seed(url: str, n: int, head: int, labelers: int = LABELERS, labels_per_item:
     from labeler.services.projects import add_member, create_project
 
     with session_scope(url) as s:
-        create_project(s, OPERATOR, "bench", "Be helpful.", {"labels_per_item": labels_per_item, "k_max": CANDIDATES})
+        create_project(s, OPERATOR, "bench", "Be helpful.",
+                       {"labels_per_item": labels_per_item, "k_max": CANDIDATES, "queue_order": order})
         for i in range(labelers):
             create_user(s, OPERATOR, f"labeler{i}", "labeler", "bench password")
             add_member(s, OPERATOR, "bench", f"labeler{i}")
@@ -84,6 +89,11 @@ def seed(url: str, n: int, head: int, labelers: int = LABELERS, labels_per_item:
                  "origin": "generated", "params": {}, "usage": {}, "meta": {}}
                 for pid in head_ids[start:start + chunk // CANDIDATES] for j in range(CANDIDATES)
             ])
+        if order == "uncertain-first":
+            rng = random.Random(0)
+            s.execute(update(Prompt.__table__).where(Prompt.__table__.c.id == bindparam("pid"))
+                      .values(rm_margin=bindparam("margin")),
+                      [{"pid": pid, "margin": rng.uniform(0, 5)} for pid in head_ids])
     if url.startswith("postgresql"):
         from labeler.services import get_engine
 
@@ -100,7 +110,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
 
 
-def one(backend: str, size: int, ops: int) -> None:
+def one(backend: str, size: int, ops: int, order: str = "random") -> None:
     """Child process: seed a fresh database, time `ops` leases and submits of each kind, print JSON."""
     from labeler.services import session_scope
     from labeler.services.admin import upgrade_database
@@ -112,7 +122,7 @@ def one(backend: str, size: int, ops: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, backend_url(backend, Path(tmp)) as url:
         upgrade_database(url)
         started = time.perf_counter()
-        seed(url, size, ops * 2 + 200)
+        seed(url, size, ops * 2 + 200, order=order)
         seed_s = time.perf_counter() - started
         with session_scope(url) as s:
             actors = [actor_for(get_user_or_raise(s, f"labeler{i}")) for i in range(LABELERS)]
@@ -139,7 +149,8 @@ def one(backend: str, size: int, ops: int) -> None:
                     timings.setdefault(f"next_task {kind}", []).append((t1 - t0) * 1000)
                     timings.setdefault(f"submit {kind}", []).append((t2 - t1) * 1000)
     print(json.dumps({
-        "backend": backend, "size": size, "seed_s": round(seed_s, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "backend": backend, "size": size, "order": order, "seed_s": round(seed_s, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "timings": {name: {"n": len(v), "p50_ms": round(statistics.median(v), 2),
                            "p95_ms": round(percentile(v, 0.95), 2), "max_ms": round(max(v), 2)}
                     for name, v in timings.items()},
@@ -151,22 +162,27 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000", help="prompts stored")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--ops", type=int, default=300, help="timed leases and submits per kind")
-    parser.add_argument("--one", nargs=3, metavar=("BACKEND", "SIZE", "OPS"), help=argparse.SUPPRESS)
+    parser.add_argument("--orders", default="random,uncertain-first",
+                        help="project queue orders to time (`uncertain-first` walks ranking tasks by margin)")
+    parser.add_argument("--one", nargs=4, metavar=("BACKEND", "SIZE", "OPS", "ORDER"), help=argparse.SUPPRESS)
     args, _unknown = parser.parse_known_args()  # `make bench` passes the same args to every bench
     if args.one:
-        one(args.one[0], int(args.one[1]), int(args.one[2]))
+        one(args.one[0], int(args.one[1]), int(args.one[2]), args.one[3])
         return
     rows = []
-    for size in map(int, args.sizes.split(",")):
-        for backend in args.backends.split(","):
-            result = run_child(Path(__file__), ["--one", backend, str(size), str(args.ops)])
-            for name, t in result["timings"].items():
-                target = TARGETS_MS[name.split()[0]]
-                rows.append({"backend": backend, "size": size, "operation": name, **t,
-                             "target": f"p95 <= {target:g} ms", "met": "yes" if t["p95_ms"] <= target else "NO",
-                             "seed_s": result["seed_s"]})
-                print(json.dumps(rows[-1]), flush=True)
-    cols = ["backend", "size", "operation", "n", "p50_ms", "p95_ms", "max_ms", "target", "met", "seed_s"]
+    runs = [(size, backend, order) for size in map(int, args.sizes.split(","))
+            for backend in args.backends.split(",") for order in args.orders.split(",")]
+    for size, backend, order in runs:
+        result = run_child(Path(__file__), ["--one", backend, str(size), str(args.ops), order])
+        for name, t in result["timings"].items():
+            if order != "random" and not name.endswith("ranking"):
+                continue  # the order changes only the ranking pick
+            target = TARGETS_MS[name.split()[0]]
+            rows.append({"backend": backend, "size": size, "order": order, "operation": name, **t,
+                         "target": f"p95 <= {target:g} ms", "met": "yes" if t["p95_ms"] <= target else "NO",
+                         "seed_s": result["seed_s"]})
+            print(json.dumps(rows[-1]), flush=True)
+    cols = ["backend", "size", "order", "operation", "n", "p50_ms", "p95_ms", "max_ms", "target", "met", "seed_s"]
     print(write_table("queue", rows, cols, "Work queue (one transaction per operation, commit included)"))
 
 

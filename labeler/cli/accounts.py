@@ -185,6 +185,10 @@ Flags = Annotated[str | None, typer.Option(help="Comma-separated flag names (def
 Ties = Annotated[bool | None, typer.Option("--ties/--no-ties", help="Allow equal ranks.")]
 DedupPrefix = Annotated[int | None, typer.Option(help="Prefix length for near-duplicate prompts (0 = off).")]
 Guidelines = Annotated[Path | None, typer.Option(help="Markdown file with the labeling guidelines.")]
+QueueOrder = Annotated[str | None, typer.Option(
+    help="Ranking queue order: random (oldest first) or uncertain-first (smallest reward-model margin first).")]
+RoutingRewardModel = Annotated[str | None, typer.Option(
+    help="Reward model whose margins route uncertain-first (default: the last one scored).")]
 
 # The settings options `project create` and `project update` both take, declared once:
 # (option parameter, settings field, its type with help).
@@ -193,7 +197,8 @@ SETTINGS_OPTIONS: tuple[tuple[str, str, Any], ...] = (
     ("labels_per_item", "labels_per_item", LabelsPerItem), ("lease_minutes", "lease_minutes", LeaseMinutes),
     ("likert_points", "likert_points", LikertPoints), ("flags", "flags", Flags), ("ties", "ties_allowed", Ties),
     ("dedup_prefix_chars", "dedup_prefix_chars", DedupPrefix), ("max_per_user", "max_prompts_per_user", MaxPerUser),
-    ("split", "split", Split), ("scrub_pii", "scrub_pii", ScrubPii),
+    ("split", "split", Split), ("scrub_pii", "scrub_pii", ScrubPii), ("queue_order", "queue_order", QueueOrder),
+    ("routing_reward_model", "routing_reward_model", RoutingRewardModel),
 )
 
 

@@ -7,8 +7,11 @@ Design constraints:
   `labels_per_item`.
 - **Picking** is one UPDATE of the counter whose subquery picks the prompt, walking the index
   (project_id, <kind>_count, id) from its head: fewest collected labels first, then the oldest
-  prompt, `LIMIT 1`, no scan over all prompts. Prompts this labeler already had for this kind are
-  skipped through the unique (prompt_id, kind, user_id) index. Ranking tasks also need k_min
+  prompt, `LIMIT 1`, no scan over all prompts. A project with `queue_order = uncertain-first` hands
+  out ranking tasks by (ranking_count, rm_margin, id) instead: among prompts with the fewest labels,
+  the one the reward model is least sure of first (services/scoring.py keeps `rm_margin`). Prompts
+  this labeler already had for this kind are skipped through the unique (prompt_id, kind, user_id)
+  index. Ranking tasks also need k_min
   candidates (an index probe per prompt looked at: prompts without candidates at the head of the
   queue are stepped over, so generate candidates before opening a project for ranking).
 - **Concurrency.** SQLite: the caller's `session_scope(write=True)` begins with BEGIN IMMEDIATE, so
@@ -221,7 +224,7 @@ def _lease_new(
             ~exists().where(GoldTask.prompt_id == table.c.id, GoldTask.kind == kind),
             table.c.source_prompt_id.is_(None),  # paraphrases are never labeled (services/augment.py)
         )
-        .order_by(col, table.c.id)
+        .order_by(*_pick_order(kind, settings, col))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
@@ -243,6 +246,16 @@ def _lease_new(
     session.flush()
     candidates = _prepare_ranking(session, assignment, actor, settings) if kind == "ranking" else []
     return assignment, row.messages, candidates
+
+
+def _pick_order(kind: str, settings: ProjectSettings, count_column):  # noqa: ANN001, ANN202 - SQL columns
+    """Fewest labels first, always (overlap and fairness); then the oldest prompt, or under
+    `uncertain-first` ranking the prompt whose two best candidates the routing reward model scores
+    closest (`rm_margin`, index ix_prompts_queue_ranking_margin), then the oldest."""
+    table = Prompt.__table__
+    if kind == "ranking" and settings.queue_order == "uncertain-first":
+        return count_column, table.c.rm_margin, table.c.id
+    return count_column, table.c.id
 
 
 def _lease_gold(

@@ -280,16 +280,79 @@ def test_the_queue_statements_use_the_indexes(sqlite_url):
     assert not [p for p in plans.values() if "SCAN prompts" in p or "SCAN assignments" in p], plans
 
 
+def lease_and_submit(actor, kind="ranking") -> int:
+    task = lease(actor, kind)
+    submit(actor, task)
+    return task.prompt_id
+
+
+def _set_margins(margins: dict[int, float]) -> None:
+    from sqlalchemy import update
+
+    from db.models import Prompt
+
+    with session_scope() as s:
+        for prompt_id, margin in margins.items():
+            s.execute(update(Prompt).where(Prompt.id == prompt_id).values(rm_margin=margin))
+
+
+def test_uncertain_first_hands_out_the_smallest_margins_first_and_keeps_fewest_labels_first(db_url):
+    alice, bob = team("alice", "bob", labels_per_item=2, queue_order="uncertain-first")
+    ids = add_prompts("p", 5)
+    margins = dict(zip(ids, [3.0, 0.5, 2.0, 0.1, 1.0], strict=True))
+    _set_margins(margins)
+    by_margin = sorted(ids, key=margins.get)
+    assert [lease_and_submit(alice) for _ in ids] == by_margin
+    # bob's first pick: every prompt has one label now, so the smallest margin again
+    first = lease(bob, "ranking")
+    assert first.prompt_id == by_margin[0]
+    # demonstrations keep the default order (oldest first)
+    assert lease(bob, "demonstration").prompt_id == ids[0]
+
+
+def test_the_default_order_ignores_the_margins(db_url):
+    (alice,) = team("alice", labels_per_item=1)
+    ids = add_prompts("p", 3)
+    _set_margins(dict(zip(ids, [3.0, 0.5, 0.1], strict=True)))
+    assert [lease_and_submit(alice) for _ in ids] == ids
+
+
+def test_uncertain_first_uses_its_index(sqlite_url):
+    from sqlalchemy import event
+
+    from labeler.services import get_engine
+
+    (alice,) = team("alice", labels_per_item=1, queue_order="uncertain-first")
+    add_prompts("p", 3)
+    engine = get_engine(sqlite_url)
+    seen: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().startswith("UPDATE prompts") and "ORDER BY" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert lease(alice, "ranking") is not None
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as conn:
+        plan = " | ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {seen[0][0]}", seen[0][1]))
+    assert "ix_prompts_queue_ranking_margin" in plan and "SCAN prompts" not in plan and "TEMP B-TREE" not in plan
+
+
 # ---------------------------------------------------------------------------------------------
 # 32 labelers at once
 
 
 @pytest.mark.slow
-def test_32_labelers_at_once_never_over_collect_nor_lose_a_submission(db_url):
+@pytest.mark.parametrize("order", ["random", "uncertain-first"])
+def test_32_labelers_at_once_never_over_collect_nor_lose_a_submission(db_url, order):
     n_threads, per_item = 32, 2
     names = [f"w{i:02d}" for i in range(n_threads)]
-    actors = team(*names, labels_per_item=per_item, k_max=4)
+    actors = team(*names, labels_per_item=per_item, k_max=4, queue_order=order)
     prompt_ids = add_prompts("p", 30, candidates=4)
+    _set_margins({pid: (pid * 7919) % 13 / 10 for pid in prompt_ids})  # a scrambled margin order
     submitted: list[tuple[str, int]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

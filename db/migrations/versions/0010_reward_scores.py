@@ -4,7 +4,8 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 13:00:00.000000
 
-`prompts.rm_margin` is a NOT NULL float with a server default of 0, added with a plain `ALTER TABLE
+`prompts.rm_margin` is a NOT NULL float with a server default of UNSCORED_MARGIN (1e9: behind every
+scored prompt), added with a plain `ALTER TABLE
 ... ADD COLUMN` on both backends (never Alembic's batch copy on SQLite, see 0002); its index serves
 the `uncertain-first` ranking queue the way ix_prompts_queue_ranking serves the default one.
 """
@@ -32,7 +33,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('reward_model', 'candidate_id', name=op.f('uq_candidate_scores_reward_model_candidate_id')),
     )
     op.create_index('ix_candidate_scores_candidate_id', 'candidate_scores', ['candidate_id'])
-    op.add_column('prompts', sa.Column('rm_margin', sa.Float(), nullable=False, server_default='0'))
+    op.add_column('prompts', sa.Column('rm_margin', sa.Float(), nullable=False, server_default='1000000000.0'))  # db.models.UNSCORED_MARGIN
     op.create_index('ix_prompts_queue_ranking_margin', 'prompts', ['project_id', 'ranking_count', 'rm_margin', 'id'])
 
 
