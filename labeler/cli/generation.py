@@ -160,6 +160,7 @@ def model_set(
     temperature: Annotated[float | None, typer.Option(help="Default generation temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Default most tokens per candidate.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Default requests in flight.")] = None,
+    suggestion_max_tokens: Annotated[int | None, typer.Option(help="Most tokens in a Suggest draft.")] = None,
 ) -> None:
     """Set a project's model settings (keys stay in the environment; name the variable with --key-env)."""
     from labeler.services.projects import update_project
@@ -168,7 +169,7 @@ def model_set(
         "model_base_url": base_url, "model_api_key_env": key_env, "generation_k": k,
         "generation_temperature": temperature, "generation_max_tokens": max_tokens,
         "generation_concurrency": concurrency, "suggestion_model": suggestion_model,
-        "generation_models": generation_model,
+        "generation_models": generation_model, "suggestion_max_tokens": suggestion_max_tokens,
     }
     settings = {key: (None if value == "" else value) for key, value in values.items() if value is not None}
     if not settings:
