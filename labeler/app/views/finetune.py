@@ -238,15 +238,14 @@ def _use_for_generation(actor, job, projects: list[Any]) -> None:  # noqa: ANN00
         st.caption("No project yet to generate with this model.")
         return
     ids = [p.id for p in projects]
-    names = {p.id: p.name for p in projects}
     pick, use = st.columns([3, 2], vertical_alignment="bottom")
-    project = pick.selectbox("Use for generation in project", ids, format_func=names.get,
+    project = pick.selectbox("Use for generation in project", [p.name for p in projects],
                              index=ids.index(job.project_id) if job.project_id in ids else 0,
                              key=f"{K}use.{job.id}.project")
     if use.button("Use for generation", key=f"{K}use.{job.id}", icon=":material/auto_awesome:"):
-        ok, model = deps.call(use_trained_model, actor, job.id, names[project])
+        ok, model = deps.call(use_trained_model, actor, job.id, project)
         if ok:
-            deps.flash(f"Project `{names[project]}` now generates with `{model}` too.")
+            deps.flash(f"Project `{project}` now generates with `{model}` too.")
             st.rerun()
 
 
