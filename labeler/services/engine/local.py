@@ -149,6 +149,13 @@ def _load(path: Path, data_dir: Path | None) -> _Loaded:
     return _Loaded(model, tokenizer, device, threading.Lock())
 
 
+def gguf_cache_dir(path: Path, data_dir: Path | None = None) -> Path:
+    """Where `gguf_cache` keeps (or will keep) the GGUF file's converted folder; nothing is read but its stat."""
+    stat = path.stat()
+    digest = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return Path(data_dir if data_dir is not None else get_settings().data_dir) / "models" / f"{path.stem}-{digest}"
+
+
 def gguf_cache(path: Path, data_dir: Path | None = None) -> Path:
     """A folder with the GGUF file's weights de-quantised (safetensors) and its tokenizer, made once.
 
@@ -157,11 +164,7 @@ def gguf_cache(path: Path, data_dir: Path | None = None) -> Path:
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if data_dir is None:
-        data_dir = get_settings().data_dir
-    stat = path.stat()
-    digest = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    target = Path(data_dir) / "models" / f"{path.stem}-{digest}"
+    target = gguf_cache_dir(path, data_dir)
     if (target / "config.json").is_file():
         return target
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
