@@ -228,6 +228,8 @@ class ComparisonTally:
         if anchor is not None and anchor not in self.index:
             raise ValueError(f"anchor: model `{anchor}` has no comparisons")
         m = len(models)
+        if m == 0:
+            return Comparison([], {}, [], 0, self.rounds, self.seed, prior, anchor, [])
         pairs = [(i, j) for (i, j), _ in sorted(self.pair_index.items(), key=lambda kv: kv[1])]
         score = self.wins + self.ties / 2
         theta = fit_bradley_terry(_matrix(m, pairs, score[None, :], self.games[None, :]), prior)[0]
