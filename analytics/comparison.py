@@ -111,6 +111,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON: models, the win-rate matrix and its game counts (row vs column), pairs, strengths, method."""
         games = [[self.pairs[(a, b)].games if (a, b) in self.pairs else 0 for b in self.models] for a in self.models]
+        anchored = f"`{self.anchor}` = {CENTER:g}" if self.anchor else f"mean of the models = {CENTER:g}"
         return {
             "models": self.models,
             "win_rate": [[None if v is None else round(v, 6) for v in row] for row in self.win_rate_matrix()],
@@ -119,8 +120,7 @@ class Comparison:
             "strengths": [s.to_dict() for s in self.strengths],
             "prompts": self.prompts,
             "method": {"model": "bradley-terry", "ties": "half a win each way",
-                       "scale": f"rating = {CENTER:g} + 400*log10(e)*theta; "
-                                + (f"`{self.anchor}` = {CENTER:g}" if self.anchor else f"mean of the models = {CENTER:g}"),
+                       "scale": f"rating = {CENTER:g} + 400*log10(e)*theta; {anchored}",
                        "interval": "95% percentile, Poisson bootstrap over prompts", "rounds": self.rounds,
                        "seed": self.seed, "prior": self.prior},
             "notes": self.notes,
@@ -310,11 +310,11 @@ def fit_bradley_terry(scores: np.ndarray, prior: float = PRIOR, *, iterations: i
         v = games * p * (1.0 - p)
         neg_hess = -v + eye * (v.sum(axis=2) + prior * ghost * (1.0 - ghost) + ridge)[:, :, None]
         step = np.linalg.solve(neg_hess, grad[:, :, None])[:, :, 0]
+        if prior == 0:  # no ghost: θ is defined up to a constant, which the step must not move
+            step -= step.mean(axis=1, keepdims=True)
         biggest = np.abs(step).max(axis=1, keepdims=True)
         step *= np.minimum(1.0, _MAX_STEP / np.maximum(biggest, 1e-300))
         theta += step
-        if prior == 0:
-            theta -= theta.mean(axis=1, keepdims=True)
         if biggest.max() < tol:
             break
     return theta - theta.mean(axis=1, keepdims=True)
@@ -343,7 +343,8 @@ def poisson_weights(prompt_ids: np.ndarray, rounds: int, seed: int) -> np.ndarra
     ids = np.asarray(prompt_ids, dtype=np.int64).astype(np.uint64)
     r = np.arange(rounds, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = (ids[None, :] * np.uint64(0x9E3779B97F4A7C15)) ^ ((r[:, None] + np.uint64(1)) * np.uint64(0xD1B54A32D192ED03))
+        z = ids[None, :] * np.uint64(0x9E3779B97F4A7C15)
+        z ^= (r[:, None] + np.uint64(1)) * np.uint64(0xD1B54A32D192ED03)
         z ^= np.uint64((seed * 0x94D049BB133111EB + 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF)
         z = z + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

@@ -33,8 +33,8 @@ from analytics.comparison import PRIOR, ROUNDS, Comparison, ComparisonTally
 from db.models import Assignment, Candidate, CandidateScore, Prompt, Ranking, RankingItem
 from labeler.errors import Invalid
 from labeler.services.actors import Actor, require_admin, require_role
-from labeler.services.generate import GenerationRequest, GenerationSummary, plan_generation, run_generation
 from labeler.services.engine import Progress
+from labeler.services.generate import GenerationRequest, GenerationSummary, plan_generation, run_generation
 from labeler.services.projects import get_project_for
 
 COUNTED = ("submitted", "accepted")

@@ -6,7 +6,8 @@ Design constraints:
   prompt misses and turns answers into candidate rows.
 - **Resume is re-planning**: a prompt already holding K candidates is skipped; one holding fewer
   gets only the missing ones. A comparison round (`per_model`) asks instead for one candidate from
-  each named model that has none on the prompt yet, whatever else the prompt holds. Several models share K (each model's share counts the candidates it
+  each named model that has none on the prompt yet, whatever else the prompt holds.
+  Several models share K (each model's share counts the candidates it
   already has), so a resumed run completes the split instead of starting over.
 - **`n` shortfall**: a server that returns fewer choices than `n` (Ollama ignores `n`) is asked again
   for the rest, each call with the next seed so the samples differ.
@@ -295,7 +296,7 @@ class _Generation:
 
 
 def _store(session: Session, results: list[Result], k: int | None) -> Stored:
-    """Insert the prompts' new candidates not stored yet (each prompt up to K, if given); (prompt id, stored, duplicates)."""
+    """Insert the prompts' new candidates not stored yet (each up to K, if given); (prompt id, stored, duplicates)."""
     known: dict[int, set[str]] = {r.prompt_id: set() for r in results}
     for pid, th in session.execute(select(Candidate.prompt_id, Candidate.text_hash)
                                    .where(Candidate.prompt_id.in_(list(known)))):

@@ -34,7 +34,8 @@ def add_ranking(ranks: Mapping[int, int | None], *, status: str = "submitted", o
         prompt_id = s.scalar(select(Candidate.prompt_id).where(Candidate.id == next(iter(ranks))))
         ranking = Ranking(prompt_id=prompt_id, status=status, origin=origin, none_acceptable=none_acceptable,
                           display_order=list(ranks),
-                          items=[RankingItem(candidate_id=c, rank=r, position=i) for i, (c, r) in enumerate(ranks.items())])
+                          items=[RankingItem(candidate_id=c, rank=r, position=i)
+                                 for i, (c, r) in enumerate(ranks.items())])
         s.add(ranking)
         s.flush()
         return ranking.id
