@@ -343,8 +343,8 @@ def poisson_weights(prompt_ids: np.ndarray, rounds: int, seed: int) -> np.ndarra
     ids = np.asarray(prompt_ids, dtype=np.int64).astype(np.uint64)
     r = np.arange(rounds, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = ids[None, :] * np.uint64(0x9E3779B97F4A7C15)
-        z ^= (r[:, None] + np.uint64(1)) * np.uint64(0xD1B54A32D192ED03)
+        by_round = (r[:, None] + np.uint64(1)) * np.uint64(0xD1B54A32D192ED03)
+        z = (ids[None, :] * np.uint64(0x9E3779B97F4A7C15)) ^ by_round
         z ^= np.uint64((seed * 0x94D049BB133111EB + 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF)
         z = z + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
