@@ -30,7 +30,7 @@ from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from analytics.comparison import PRIOR, ROUNDS, Comparison, ComparisonTally
-from db.models import Assignment, Candidate, CandidateScore, Prompt, Ranking, RankingItem
+from db.models import Assignment, Candidate, CandidateScore, Project, Prompt, Ranking, RankingItem
 from labeler.errors import Invalid
 from labeler.services.actors import Actor, require_admin, require_role
 from labeler.services.engine import Progress
@@ -70,6 +70,17 @@ def compare_models(
     """Win rates and Bradley–Terry ratings of the models of a project's candidates (admins, reviewers)."""
     require_role(actor, "admin", "reviewer")
     project = get_project_for(session, actor, project_name)
+    return comparison_of(session, project, models=models, splits=splits, include_imported=include_imported,
+                         reward_model=reward_model, over=over, rounds=rounds, seed=seed, prior=prior, anchor=anchor)
+
+
+def comparison_of(
+    session: Session, project: Project, *, models: list[str] | tuple[str, ...] = (),
+    splits: list[Split] | tuple[Split, ...] = (), include_imported: bool = False,
+    reward_model: str | None = None, over: Over = "ranked", rounds: int = ROUNDS, seed: int = 0,
+    prior: float = PRIOR, anchor: str | None = None,
+) -> ModelComparison:
+    """`compare_models` for a project the caller may already see (the export checks its own access)."""
     models = tuple(dict.fromkeys(m.strip() for m in models if m and m.strip()))
     if len(models) == 1:
         raise Invalid(f"--models: a comparison needs two models or more, got only `{models[0]}`")
