@@ -135,7 +135,9 @@ class ComparisonTally:
     """Comparison rows in, a `Comparison` out; memory: rounds × model pairs (rows are folded in chunks).
 
     `add(prompt_id, a, b, wins, ties, games)` takes one prompt's comparisons of models a and b (the
-    same prompt and pair may come in several rows, e.g. one per ranking; `prompts` then counts rows).
+    same prompt and pair may come in several rows, e.g. one per ranking; a pair's `prompts` then counts
+    rows). The report's `prompts` (distinct prompts) is exact when rows come grouped by prompt, as the
+    service sends them; otherwise a prompt counts once per chunk of rows it appears in.
     """
 
     def __init__(self, rounds: int = ROUNDS, seed: int = 0) -> None:
@@ -151,7 +153,9 @@ class ComparisonTally:
         self.rows = np.zeros(0)
         self.boot_score = np.zeros((rounds, 0))
         self.boot_games = np.zeros((rounds, 0))
-        self._prompts: set[int] = set()
+        self._pairs_of: dict[tuple[str, str], tuple[int, bool] | None] = {}  # names -> (pair, flipped)
+        self.prompt_count = 0
+        self._last_prompt: int | None = None  # the last prompt of the previous chunk
 
     def _model(self, name: str) -> int:
         i = self.index.get(name)
@@ -159,20 +163,36 @@ class ComparisonTally:
             i = self.index[name] = len(self.index)
         return i
 
-    def add(self, prompt_id: int, a: str, b: str, wins: float, ties: float, games: float) -> None:
-        """One prompt's `games` comparisons of model `a` with model `b`: `wins` by a, `ties`, the rest won by b."""
-        if a == b or games <= 0:
-            return
+    def _pair(self, a: str, b: str) -> tuple[int, bool] | None:
+        """(pair number, whether a is the pair's second model) for two model names; None for one model."""
+        if a == b or not a or not b:
+            return None
         i, j = self._model(a), self._model(b)
-        if i > j:
-            i, j, wins = j, i, games - wins - ties
+        flipped = i > j
+        if flipped:
+            i, j = j, i
         q = self.pair_index.get((i, j))
         if q is None:
             q = self.pair_index[(i, j)] = len(self.pair_index)
-        self._buf.append((prompt_id, q, wins, ties, games))
-        self._prompts.add(prompt_id)
-        if len(self._buf) >= FLUSH_ROWS:
-            self._flush()
+        return q, flipped
+
+    def add(self, prompt_id: int, a: str, b: str, wins: float, ties: float, games: float) -> None:
+        """One prompt's `games` comparisons of model `a` with model `b`: `wins` by a, `ties`, the rest won by b."""
+        self.add_rows(((prompt_id, a, b, wins, ties, games),))
+
+    def add_rows(self, rows: Iterable[tuple[int, str, str, float, float, float]]) -> None:
+        """Many `add(prompt_id, a, b, wins, ties, games)` at once (the hot loop: one dict lookup a row)."""
+        pairs, buf = self._pairs_of, self._buf
+        for prompt_id, a, b, wins, ties, games in rows:
+            key = pairs.get((a, b), False)
+            if key is False:
+                key = pairs[(a, b)] = self._pair(a, b)
+            if key is None or games <= 0:
+                continue
+            q, flipped = key
+            buf.append((prompt_id, q, games - wins - ties if flipped else wins, ties, games))
+            if len(buf) >= FLUSH_ROWS:
+                self._flush()
 
     def add_prompt(self, prompt_id: int, judgments: Iterable[tuple[Mapping[Any, float], Mapping[Any, str]]]) -> None:
         """One prompt's judgments, each (candidate -> rank or score where lower is better, candidate -> model)."""
@@ -204,21 +224,24 @@ class ComparisonTally:
         data = np.array(self._buf, dtype=np.float64)
         self._buf.clear()
         prompts, q = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
+        unique, inverse = np.unique(prompts, return_inverse=True)
+        continued = self._last_prompt is not None and int(prompts[0]) == self._last_prompt  # split by the chunking
+        self.prompt_count += len(unique) - int(continued)
+        self._last_prompt = int(prompts[-1])
         wins, ties, games = data[:, 2], data[:, 3], data[:, 4]
         n_pairs = len(self.pair_index)
         self.wins += np.bincount(q, weights=wins, minlength=n_pairs)
         self.ties += np.bincount(q, weights=ties, minlength=n_pairs)
         self.games += np.bincount(q, weights=games, minlength=n_pairs)
         self.rows += np.bincount(q, minlength=n_pairs)
-        if self.rounds:
-            unique, inverse = np.unique(prompts, return_inverse=True)
-            weights = poisson_weights(unique, self.rounds, self.seed)[:, inverse]  # (rounds, rows)
-            onehot = np.zeros((len(q), n_pairs))
-            rows = np.arange(len(q))
-            onehot[rows, q] = wins + ties / 2
-            self.boot_score += weights @ onehot
-            onehot[rows, q] = games
-            self.boot_games += weights @ onehot
+        if self.rounds:  # per prompt of the chunk and pair: score and games; then weighted by each round's draw
+            cell = inverse * n_pairs + q
+            size = len(unique) * n_pairs
+            score = np.bincount(cell, weights=wins + ties / 2, minlength=size).reshape(len(unique), n_pairs)
+            played = np.bincount(cell, weights=games, minlength=size).reshape(len(unique), n_pairs)
+            weights = poisson_weights(unique, self.rounds, self.seed)  # (rounds, prompts of the chunk)
+            self.boot_score += weights @ score
+            self.boot_games += weights @ played
 
     def result(self, *, prior: float = PRIOR, anchor: str | None = None) -> Comparison:
         """The report from everything added so far."""
@@ -255,7 +278,7 @@ class ComparisonTally:
                               None if high is None else float(high[k]), float(_centred(theta, anchor, self.index)[k]),
                               int(games_of[k]), float(score_of[k])) for k, name in enumerate(models)]
         strengths.sort(key=lambda s: (-s.rating, s.model))
-        return Comparison([s.model for s in strengths], records, strengths, len(self._prompts), self.rounds,
+        return Comparison([s.model for s in strengths], records, strengths, self.prompt_count, self.rounds,
                           self.seed, prior, anchor, _notes(models, pairs, games_of, score_of, prior))
 
 

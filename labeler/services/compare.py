@@ -95,9 +95,8 @@ def comparison_of(
     query = (_rm_query(project.id, rm, models, splits, origins, over) if rm
              else _human_query(project.id, models, splits, origins))
     tally = ComparisonTally(rounds=rounds, seed=seed)
-    for prompt_id, a, b, wins, ties, games in session.connection().execute(
-            query, execution_options={"yield_per": CHUNK}):
-        tally.add(prompt_id, a, b, float(wins), float(ties), float(games))
+    for chunk in session.connection().execute(query, execution_options={"yield_per": CHUNK}).partitions():
+        tally.add_rows(chunk)  # type: ignore[arg-type]
     if anchor is not None and anchor not in tally.index:
         raise Invalid(f"anchor: model `{anchor}` has no comparisons in `{project.name}`")
     filters = {"models": list(models), "splits": list(splits), "rankings": list(origins), "statuses": list(COUNTED)}
@@ -125,22 +124,29 @@ def _counted_rankings(project_id: int, splits: tuple[str, ...] | list[str], orig
 
 def _human_query(project_id: int, models: tuple[str, ...], splits: tuple[str, ...] | list[str],
                  origins: tuple[str, ...]) -> Select:
-    """Per prompt and pair of models (a < b): a's wins, ties and comparisons over the counted rankings."""
+    """Per prompt and pair of models (a < b): a's wins, ties and comparisons over the counted rankings.
+
+    Items are paired once (first candidate id below the second: C(K,2) rows per ranking, found by a
+    range scan of the (ranking, candidate) index), then oriented by model name.
+    """
     ia, ib = aliased(RankingItem), aliased(RankingItem)
     ca, cb = aliased(Candidate), aliased(Candidate)
+    first = ca.model < cb.model
+    a_wins = case((first, case((ia.rank < ib.rank, 1), else_=0)), else_=case((ib.rank < ia.rank, 1), else_=0))
     query = (
-        select(Ranking.prompt_id, ca.model, cb.model,
-               func.sum(case((ia.rank < ib.rank, 1), else_=0)), func.sum(case((ia.rank == ib.rank, 1), else_=0)),
-               func.count())
+        select(Ranking.prompt_id, case((first, ca.model), else_=cb.model).label("a"),
+               case((first, cb.model), else_=ca.model).label("b"),
+               func.sum(a_wins), func.sum(case((ia.rank == ib.rank, 1), else_=0)), func.count())
         .select_from(Ranking)
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .join(ia, ia.ranking_id == Ranking.id)
-        .join(ib, ib.ranking_id == Ranking.id)
+        .join(ib, (ib.ranking_id == Ranking.id) & (ib.candidate_id > ia.candidate_id))
         .join(ca, ca.id == ia.candidate_id)
         .join(cb, cb.id == ib.candidate_id)
         .where(*_counted_rankings(project_id, splits, origins), ia.rank.is_not(None), ib.rank.is_not(None),
-               ca.model < cb.model)
-        .group_by(Ranking.prompt_id, ca.model, cb.model)
+               ca.model != cb.model)
+        .group_by(Ranking.prompt_id, "a", "b")
+        .order_by(Ranking.prompt_id)  # grouped by prompt: the tally counts distinct prompts as they pass
     )
     if models:
         query = query.where(ca.model.in_(models), cb.model.in_(models))
@@ -163,6 +169,7 @@ def _rm_query(project_id: int, rm: str, models: tuple[str, ...], splits: tuple[s
         .join(Prompt, Prompt.id == ca.prompt_id)
         .where(Prompt.project_id == project_id)
         .group_by(ca.prompt_id, ca.model, cb.model)
+        .order_by(ca.prompt_id)
     )
     if splits:
         query = query.where(Prompt.split.in_(list(splits)))
