@@ -464,6 +464,26 @@ def check_classification_openai(rec: Any, v: Sink) -> int | None:
     return tokens
 
 
+def check_model_comparison(rec: Any, v: Sink) -> int | None:
+    """A model comparison report: models, a square win-rate matrix with rates in [0, 1], and strengths."""
+    if not _object(rec, v, ("models", "win_rate", "games", "strengths"), frozenset(rec) if type(rec) is dict
+                   else frozenset(), strict=False):
+        return None
+    models, matrix, strengths = rec["models"], rec["win_rate"], rec["strengths"]
+    if type(models) is not list or not all(type(m) is str for m in models):
+        v.error("models", f"expected a list of model names, got {kind(models)}")
+        return None
+    n = len(models)
+    if type(matrix) is not list or len(matrix) != n or any(type(r) is not list or len(r) != n for r in matrix):
+        v.error("win_rate", f"expected a {n} x {n} matrix (one row and column per model)")
+    elif any(x is not None and not (type(x) in (int, float) and 0 <= x <= 1) for r in matrix for x in r):
+        v.error("win_rate", "every win rate is null or between 0 and 1")
+    if type(strengths) is not list or [s.get("model") if type(s) is dict else None for s in strengths] != models:
+        v.error("strengths", "expected one strength per model, in the order of `models`")
+    v.count("models", n)
+    return 0
+
+
 @dataclass(frozen=True)
 class Check:
     """A format's record check and the file rules around it."""
@@ -485,4 +505,5 @@ CHECKS: dict[str, Check] = {
     "openai-rft": Check(check_openai_rft, openai=True),
     "classification": Check(check_classification),
     "classification-openai": Check(check_classification_openai, openai=True),
+    "model-comparison": Check(check_model_comparison),
 }

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exports import classification, preference, prompts, sft
+from exports import classification, comparison, preference, prompts, sft
 from exports.aggregate import consensus_stream
 from exports.checks import CHECKS, Check
 from exports.errors import ExportError
@@ -25,7 +25,7 @@ class Format:
     """One export format: what rows it reads, how one row becomes records, and how records are checked."""
 
     name: str
-    source: str  # "rankings", "demonstrations", "prompts" or "scope" (prompts with a scope label)
+    source: str  # "rankings", "demonstrations", "prompts", "scope" (prompts with a scope label) or "comparison"
     row_fn: Callable[..., Iterable[dict[str, Any]]]
     options: tuple[str, ...]
     description: str
@@ -136,6 +136,13 @@ FORMATS: dict[str, Format] = dict([
        '{"messages": [{"role": "system", "content": "Decide whether the assistant should answer the user\'s '
        'message. Reply with exactly one word: answerable or off-limits."}, {"role": "user", "content": '
        '"Write my exam essay for me."}, {"role": "assistant", "content": "off-limits"}]}'),
+    _f("model-comparison", "comparison", comparison.model_comparison, ("models", "reward_model"),
+       "models judged by preference: the win-rate matrix with its counts, Bradley-Terry ratings with 95% "
+       "bootstrap intervals (one JSON report: `comparison.jsonl`)",
+       '{"project": "qa", "judge": "humans", "models": ["m-new", "m-old"], "win_rate": [[null, 0.62], [0.38, '
+       'null]], "games": [[0, 400], [400, 0]], "strengths": [{"model": "m-new", "rating": 1042.1, "interval": '
+       '[1020.3, 1063.9], "games": 400, "score": 248.0}, {"model": "m-old", "rating": 957.9, "interval": [936.1, '
+       '979.7], "games": 400, "score": 152.0}], "prompts": 200}'),
 ])
 
 

@@ -34,6 +34,7 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("import_data", "Import", ":material/upload_file:", ("admin",)),
     ("labelers", "Labelers", ":material/badge:", ("admin", "reviewer")),
     ("quality", "Quality", ":material/query_stats:", ("admin", "reviewer")),
+    ("models", "Models", ":material/leaderboard:", ("admin", "reviewer")),
     ("gold", "Gold", ":material/star:", ("admin",)),
     ("export", "Export", ":material/download:", ("admin",)),
     ("generate", "Generate", ":material/auto_awesome:", ("admin",)),
@@ -42,7 +43,7 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 PAGE_PATHS = tuple(name for name, *_ in PAGES)
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Labeling", ("demonstrate", "rank", "my_work", "paraphrases")),
-    ("Reviewing", ("review", "labelers", "quality", "gold")),
+    ("Reviewing", ("review", "labelers", "quality", "models", "gold")),
     ("Admin", ("dashboard", "projects", "users", "import_data", "generate", "export", "finetune")),
 )
 LANDING = {"admin": "dashboard"}

@@ -6,6 +6,7 @@ The commands live in modules by topic; importing them registers them on `app`.
 from labeler.cli import (  # noqa: F401 - registers the commands
     accounts,
     augment,
+    comparing,
     data,
     exporting,
     finetuning,

@@ -36,6 +36,10 @@ def export_(
                                       "demonstration (counted as `augmented`).")] = False,
     allow_overlap: Annotated[bool, typer.Option(
         "--allow-overlap", help="prompts, openai-rft: also prompts the SFT/RM sets of the same filters use.")] = False,
+    models: Annotated[str | None, typer.Option(help="model-comparison: comma-separated models (default all).")]
+    = None,
+    reward_model: Annotated[str | None, typer.Option(
+        help="model-comparison: judged by this reward model's scores instead of humans.")] = None,
     parquet: Annotated[bool, typer.Option("--parquet", help="Also write Parquet beside JSONL.")] = False,
     target_model: Annotated[str | None, typer.Option(help="Check token counts against this model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -49,7 +53,7 @@ def export_(
             format=format, project=project, out_dir=out, aggregate=aggregate, exclude_flags=exclude_flag or [],
             weight_non_human=weight_non_human, parquet=parquet, target_model=target_model,
             include_paraphrases=include_paraphrases,
-            allow_overlap=allow_overlap,
+            allow_overlap=allow_overlap, models=_csv(models), reward_model=reward_model,
             filters=ExportFilters(
                 statuses=_csv(status), origins=_csv(source), splits=_csv(split), labelers=_csv(labeler),
                 since=date_filter(since, "--since"), until=date_filter(until, "--until", until=True),

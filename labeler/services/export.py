@@ -49,6 +49,7 @@ from exports import (
     legacy_texts,
     write_export,
 )
+from exports.comparison import ComparisonRow
 from exports.prompts import PromptRow, reference_of
 from exports.rows import timestamp
 from labeler import __version__
@@ -56,6 +57,7 @@ from labeler.config import get_settings
 from labeler.errors import Invalid
 from labeler.hygiene import root_key
 from labeler.services.actors import Actor, require_admin
+from labeler.services.compare import comparison_of
 from labeler.services.events import record_event
 from labeler.services.projects import get_project_or_raise
 from labeler.services.scope import scope_rows
@@ -91,6 +93,8 @@ class ExportRequest(BaseModel):
     target_model: str | None = None
     allow_overlap: bool = False  # prompt formats: also prompts the SFT/RM sets of the same filters use
     include_paraphrases: bool = False  # kept paraphrases reuse their source's demonstrations (augmented)
+    models: list[str] = Field(default_factory=list)  # model-comparison: the models compared (default all)
+    reward_model: str | None = None  # model-comparison: judged by this reward model's scores, not by humans
 
 
 class ExportSummary(BaseModel):
@@ -141,6 +145,9 @@ def _source_rows(session: Session, project_id: int, request: ExportRequest, sour
                                    allow_overlap=request.allow_overlap)
     elif source == "scope":
         rows = lambda: scope_rows(session, project_id, request.filters.splits)  # noqa: E731
+    elif source == "comparison":
+        report = _comparison_report(session, project_id, request)  # once: the writer may pass twice
+        rows = lambda: iter([report])  # noqa: E731
     else:
         rows = lambda: demonstration_rows(session, project_id, request.filters)  # noqa: E731
     if request.include_paraphrases:
@@ -210,6 +217,10 @@ def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]
         given["weight_non_human"] = True
     if request.allow_overlap:
         given["allow_overlap"] = True
+    if request.models:
+        given["models"] = list(request.models)
+    if request.reward_model:
+        given["reward_model"] = request.reward_model
     for name in given:
         if name not in allowed:
             raise Invalid(f"format `{request.format}` does not take `{name.replace('_', '-')}`")
@@ -218,6 +229,24 @@ def _options(request: ExportRequest, allowed: tuple[str, ...]) -> dict[str, Any]
     if "allow_overlap" in allowed and "allow_overlap" not in given:  # the manifest says which prompts
         given["allow_overlap"] = False
     return given
+
+
+def _comparison_report(session: Session, project_id: int, request: ExportRequest) -> ComparisonRow:
+    """The `model-comparison` row: the report under the export's filters (human rankings unless `imported`
+    is among the sources; statuses submitted and accepted; no labeler or date filters)."""
+    f = request.filters
+    unsupported = [name for name, given in (("labeler", f.labelers), ("since", f.since), ("until", f.until),
+                                            ("status", set(f.statuses) != {"submitted", "accepted"})) if given]
+    if unsupported:
+        raise Invalid(f"format `{request.format}` does not take `{unsupported[0]}` (it compares the submitted and "
+                      "accepted rankings of the chosen splits and sources)")
+    project = session.get(Project, project_id)
+    report = comparison_of(session, project, models=request.models, splits=f.splits,  # type: ignore[arg-type]
+                           include_imported="imported" in f.origins, reward_model=request.reward_model)
+    if not report.comparison.models:
+        raise Invalid(f"no rows match: no comparisons between models in `{project.name}`, so the "
+                      f"`{request.format}` export would be empty; nothing was written")
+    return ComparisonRow(report.to_dict())
 
 
 def preview_export(session: Session, actor: Actor, request: ExportRequest, limit: int = 5) -> list[dict[str, Any]]:

@@ -5,7 +5,9 @@ Design constraints:
   bounds, retries, counts usage and stores through `_Generation.store`; this module plans what each
   prompt misses and turns answers into candidate rows.
 - **Resume is re-planning**: a prompt already holding K candidates is skipped; one holding fewer
-  gets only the missing ones. Several models share K (each model's share counts the candidates it
+  gets only the missing ones. A comparison round (`per_model`) asks instead for one candidate from
+  each named model that has none on the prompt yet, whatever else the prompt holds.
+  Several models share K (each model's share counts the candidates it
   already has), so a resumed run completes the split instead of starting over.
 - **`n` shortfall**: a server that returns fewer choices than `n` (Ollama ignores `n`) is asked again
   for the rest, each call with the next seed so the samples differ.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -64,6 +66,8 @@ class GenerationRequest(RunOptions):
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_tokens: MaxTokens | None = None
+    per_model: bool = False  # a comparison round: one candidate from each model per prompt (K is not used)
+    splits: tuple[Literal["train", "valid", "test"], ...] = ()  # only prompts of these splits (default all)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class GenerationConfig:
     params: dict[str, Any]  # temperature, top_p, max_tokens
     seed: int | None
     run: RunSettings
+    per_model: bool = False
+    splits: tuple[str, ...] = ()
 
     @property
     def limit(self) -> int | None:
@@ -115,13 +121,14 @@ def resolve_request(session: Session, actor: Actor, request: GenerationRequest) 
     if not models:
         raise Invalid(f"no model to generate with: pass `--model NAME` or set `generation_models` "
                       f"of project `{project.name}`")
-    k = request.k if request.k is not None else (s.generation_k or s.k_max)
+    k = len(models) if request.per_model else request.k if request.k is not None else (s.generation_k or s.k_max)
     params = {
         "temperature": s.generation_temperature if request.temperature is None else request.temperature,
         "top_p": s.generation_top_p if request.top_p is None else request.top_p,
         "max_tokens": s.generation_max_tokens if request.max_tokens is None else request.max_tokens,
     }
-    return GenerationConfig(project.name, project.id, k, models, params, s.generation_seed, resolve_run(request, s))
+    return GenerationConfig(project.name, project.id, k, models, params, s.generation_seed, resolve_run(request, s),
+                            request.per_model, tuple(request.splits))
 
 
 def _candidate_count():  # noqa: ANN202 - a correlated scalar subquery
@@ -129,10 +136,26 @@ def _candidate_count():  # noqa: ANN202 - a correlated scalar subquery
             .correlate(Prompt).scalar_subquery())
 
 
+def _have(config: GenerationConfig):  # noqa: ANN202 - a correlated scalar subquery
+    """What a prompt holds towards the run's goal: its candidates, or (per model) the models already there."""
+    if not config.per_model:
+        return _candidate_count()
+    return (select(func.count(func.distinct(Candidate.model)))
+            .where(Candidate.prompt_id == Prompt.id, Candidate.model.in_(config.models))
+            .correlate(Prompt).scalar_subquery())
+
+
+def _pending(config: GenerationConfig, have):  # noqa: ANN001, ANN202 - SQL conditions
+    """Prompts of the run: the project's (in its splits) that still miss candidates; never paraphrases."""
+    conditions = [Prompt.project_id == config.project_id, have < config.k, Prompt.source_prompt_id.is_(None)]
+    if config.splits:
+        conditions.append(Prompt.split.in_(config.splits))
+    return conditions
+
+
 def count_pending(session: Session, config: GenerationConfig) -> int:
-    """Prompts of the project with fewer than K candidates (at most `limit`)."""
-    query = select(Prompt.id).where(Prompt.project_id == config.project_id, _candidate_count() < config.k,
-                                    Prompt.source_prompt_id.is_(None))  # paraphrases are not ranked
+    """Prompts of the run still missing candidates (at most `limit`)."""
+    query = select(Prompt.id).where(*_pending(config, _have(config)))
     if config.limit:
         query = query.limit(config.limit)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -140,11 +163,10 @@ def count_pending(session: Session, config: GenerationConfig) -> int:
 
 def pending_chunk(session: Session, config: GenerationConfig, after_id: int, size: int) -> list[PromptPlan]:
     """The next `size` prompts (by id, after `after_id`) needing candidates, with what to ask for each."""
-    have = _candidate_count()
+    have = _have(config)
     rows = session.execute(
         select(Prompt.id, Prompt.messages, have)
-        .where(Prompt.project_id == config.project_id, Prompt.id > after_id, have < config.k,
-               Prompt.source_prompt_id.is_(None))
+        .where(Prompt.id > after_id, *_pending(config, have))
         .order_by(Prompt.id).limit(size)
     ).all()
     if not rows:
@@ -159,7 +181,10 @@ def pending_chunk(session: Session, config: GenerationConfig, after_id: int, siz
     plans = []
     for pid, messages, n_have in rows:
         per_model = by_model.get(pid, Counter())
-        shares = allocate(config.k - n_have, config.models, per_model, config.k)
+        if config.per_model:  # one from each model missing on the prompt
+            shares = {m: 0 if per_model[m] else 1 for m in config.models}
+        else:
+            shares = allocate(config.k - n_have, config.models, per_model, config.k)
         asks = tuple(Ask(m, n, None if config.seed is None else config.seed + per_model[m])
                      for m, n in shares.items() if n > 0)
         plans.append(PromptPlan(pid, list(messages), n_have, asks))
@@ -267,11 +292,11 @@ class _Generation:
         return rows
 
     def store(self, session: Session, batch: list[Result]) -> Stored:
-        return _store(session, batch, self.config.k)
+        return _store(session, batch, None if self.config.per_model else self.config.k)
 
 
-def _store(session: Session, results: list[Result], k: int) -> Stored:
-    """Insert the prompts' new candidates not stored yet (each prompt up to K); (prompt id, stored, duplicates)."""
+def _store(session: Session, results: list[Result], k: int | None) -> Stored:
+    """Insert the prompts' new candidates not stored yet (each up to K, if given); (prompt id, stored, duplicates)."""
     known: dict[int, set[str]] = {r.prompt_id: set() for r in results}
     for pid, th in session.execute(select(Candidate.prompt_id, Candidate.text_hash)
                                    .where(Candidate.prompt_id.in_(list(known)))):
@@ -279,7 +304,7 @@ def _store(session: Session, results: list[Result], k: int) -> Stored:
     rows, outcome = [], []
     for result in results:
         hashes = known[result.prompt_id]
-        room = max(0, k - len(hashes))  # another run may have filled the prompt meanwhile
+        room = len(result.rows) if k is None else max(0, k - len(hashes))  # another run may have filled it
         new = duplicates = 0
         for row in result.rows:
             if row["text_hash"] in hashes:

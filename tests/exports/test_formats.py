@@ -12,7 +12,7 @@ from exports.sft import SEPARATORS, STOPS
 def test_the_registry_names_every_format_with_its_source_options_and_checks():
     assert list(FORMATS) == ["sft-messages", "sft-prompt-completion", "pairs", "rankings", "kto", "openai-chat",
                              "openai-preference", "openai-legacy", "prompts", "openai-rft", "classification",
-                             "classification-openai"]
+                             "classification-openai", "model-comparison"]
     sources = {name: f.source for name, f in FORMATS.items()}
     assert {n for n, s in sources.items() if s == "rankings"} == {"pairs", "rankings", "kto", "openai-preference"}
     assert FORMATS["openai-chat"].options == ("weight_non_human",)

@@ -60,6 +60,12 @@ def _request(actor, project: str, fmt: dict, folder_name: str) -> ExportRequest 
     if "allow_overlap" in fmt["options"]:
         options["allow_overlap"] = st.checkbox("Also prompts used for the SFT and reward-model sets",
                                                key=K + "overlap")
+    if "models" in fmt["options"]:  # model-comparison (services/compare.py)
+        st.caption("Models are compared on labelers' rankings only, unless the source includes `imported`.")
+        typed = st.text_input("Models (comma-separated; default all)", key=K + "models")
+        options["models"] = [m.strip() for m in typed.split(",") if m.strip()]
+    if "reward_model" in fmt["options"]:
+        options["reward_model"] = st.text_input("Judged by reward model (default: humans)", key=K + "rm") or None
     if fmt["source"] == "demonstrations":  # services/augment.py: kept paraphrases reuse the source's answer
         options["include_paraphrases"] = st.checkbox("Also kept paraphrases, with their source's demonstration "
                                                      "(counted as augmented)", key=K + "paraphrases")
