@@ -12,6 +12,7 @@ from labeler.cli import (  # noqa: F401 - registers the commands
     generation,
     quality,
     scope,
+    scoring,
     training,
 )
 from labeler.cli.base import app
