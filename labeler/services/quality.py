@@ -32,7 +32,14 @@ from exports.rows import RankedItem, RankingRow, timestamp
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role
 from labeler.services.projects import get_project_for
-from labeler.services.reward_models import RewardModelAgreement, choose_reward_model, reward_model_agreement
+from labeler.services.reward_models import (  # noqa: F401 - SplitAgreement: the CLI names it through this service
+    RewardModelAgreement,
+    RewardModelInfo,
+    SplitAgreement,
+    choose_reward_model,
+    list_reward_models,
+    reward_model_agreement,
+)
 
 COUNTED = ("submitted", "accepted")  # human work that counts for agreement
 DONE = ("submitted", "accepted", "rejected")  # work a labeler did, whatever the review said
@@ -192,6 +199,11 @@ def agreement_report(session: Session, actor: Actor, project_name: str,
     """
     project = _project(session, actor, project_name)
     return _report(project, _scan(session, project.id), _rm(session, project, reward_model))
+
+
+def reward_models(session: Session, actor: Actor, project_name: str) -> list[RewardModelInfo]:
+    """The reward models that scored the project, most recent first (admins, and reviewers of the project)."""
+    return list_reward_models(session, _project(session, actor, project_name))
 
 
 def _rm(session: Session, project: Project, reward_model: str | None) -> RewardModelAgreement:

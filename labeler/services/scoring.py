@@ -98,9 +98,12 @@ def model_key(reward_model: str | Path) -> str:
 def check_reward_model(reward_model: str | Path) -> Path:
     """The folder, checked without loading it: the extra is installed, it is a one-output sequence classifier."""
     path = Path(model_key(reward_model))
-    if path.exists() and not path.is_dir():
+    if not path.exists():
+        raise Invalid(f"reward model {path} does not exist (a model folder, e.g. from `labeler train reward`)")
+    if not path.is_dir():
         raise Invalid(f"reward model {path}: not a model folder (a reward model is a folder with config.json)")
-    check_local(f"{PREFIX}{path}")  # the `local` extra, existence, config.json, readable
+    if not (path / "config.json").is_file():
+        raise Invalid(f"reward model {path} has no config.json (not a transformers model folder)")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -113,6 +116,7 @@ def check_reward_model(reward_model: str | Path) -> Path:
     outputs = config.get("num_labels") or len(config.get("id2label") or {}) or 1
     if outputs != 1:
         raise Invalid(f"reward model {path}: the classifier has {outputs} outputs; a reward model has one score")
+    check_local(f"{PREFIX}{path}")  # the `local` extra (torch, transformers) and a readable folder
     return path
 
 
