@@ -20,6 +20,7 @@ Design constraints:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from analytics.agreement import Rate
 from db.models import SPLITS, Assignment, Candidate, CandidateScore, Project, Prompt, Ranking, RankingItem
 from labeler.errors import Invalid
+from labeler.services.engine.local import PREFIX
 from labeler.services.projects import settings_of
 
 COUNTED = ("submitted", "accepted")
@@ -86,6 +88,14 @@ class RewardModelAgreement:
 # Which reward model
 
 
+def model_key(reward_model: str | Path) -> str:
+    """The name a reward model's scores are stored under: its folder, resolved (`local:` and `~` allowed)."""
+    text = str(reward_model).strip()
+    if text.startswith(PREFIX):
+        text = text[len(PREFIX):].strip()
+    return str(Path(text).expanduser().resolve())
+
+
 def list_reward_models(session: Session, project: Project) -> list[RewardModelInfo]:
     """The reward models that scored the project's candidates, most recently scored first."""
     routing = settings_of(project).routing_reward_model
@@ -117,8 +127,6 @@ def choose_reward_model(session: Session, project: Project, name: str | None) ->
     if name is None:
         return default_reward_model(session, project)
     known = {info.name for info in list_reward_models(session, project)}
-    from labeler.services.scoring import model_key  # scoring imports this module
-
     for candidate in (name, model_key(name)):
         if candidate in known:
             return candidate

@@ -43,7 +43,7 @@ from labeler.services.actors import Actor, require_admin
 from labeler.services.engine.local import INSTALL, PREFIX, check_local
 from labeler.services.events import record_event
 from labeler.services.projects import get_project_or_raise, settings_of, update_project
-from labeler.services.reward_models import last_scored_model
+from labeler.services.reward_models import last_scored_model, model_key  # noqa: F401 - model_key: named here too
 
 Conversation = list[dict[str, str]]
 Scorer = Callable[[Sequence[Conversation]], Sequence[float]]  # conversations (ending in the reply) -> scores
@@ -81,14 +81,6 @@ class ScoreSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def model_key(reward_model: str | Path) -> str:
-    """The name scores are stored under: the model folder, resolved (`local:` and `~` allowed)."""
-    text = str(reward_model).strip()
-    if text.startswith(PREFIX):
-        text = text[len(PREFIX):].strip()
-    return str(Path(text).expanduser().resolve())
 
 
 # ---------------------------------------------------------------------------------------------
