@@ -134,6 +134,9 @@ def load_scorer(path: Path, *, max_length: int = 1024, batch_size: int = 16) -> 
         raise Invalid(f"reward model {path}: its tokenizer has neither a pad nor an end-of-sequence token")
     model.config.pad_token_id = pad  # the classifier reads the last token that is not padding
     model.to(device).eval()
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        max_length = min(max_length, positions)  # a longer input would run past the position table
 
     def score(conversations: Sequence[Conversation]) -> list[float]:
         ids = [_token_ids(tokenizer, conv)[-max_length:] for conv in conversations]
