@@ -13,6 +13,7 @@ from labeler.cli import (  # noqa: F401 - registers the commands
     generation,
     quality,
     scope,
+    scoring,
     training,
 )
 from labeler.cli.base import app

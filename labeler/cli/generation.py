@@ -86,13 +86,13 @@ def finish_run(summary: Any, as_json: bool, show: Callable[[Any], None], what: s
 
 
 class _progress:
-    """A progress bar over the prompts planned (stderr, gone when done)."""
+    """A progress bar over the prompts (or other units) planned (stderr, gone when done)."""
 
-    def __init__(self, quiet: bool, label: str = "generating") -> None:
+    def __init__(self, quiet: bool, label: str = "generating", unit: str = "prompts") -> None:
         self.quiet = quiet or not err_console.is_terminal  # a bar only where someone watches
         self.started = False
         self.bar = Progress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("prompts"),
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
         )
 

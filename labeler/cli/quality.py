@@ -29,12 +29,15 @@ quality = lazy("labeler.services.quality")
 @app.command("quality")
 def quality_(
     project: Annotated[str, typer.Option(help="Project to report on.")],
+    reward_model: Annotated[str | None, typer.Option(
+        help="Reward model whose agreement is shown (default: the routing model, else the last scored).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Agreement between labelers: pairwise agreement, Kendall's tau, Krippendorff's alpha, consensus, position bias."""
+    """Agreement between labelers (pairwise, Kendall's tau, Krippendorff's alpha, consensus, position bias) and of
+    the reward model with them, per split."""
     ensure_migrated()
     with session_scope(write=False) as s:
-        report = quality.agreement_report(s, _actor(s), project)
+        report = quality.agreement_report(s, _actor(s), project, reward_model)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -86,6 +89,35 @@ def _print_report(r: quality.AgreementReport) -> None:
     for ref in r.references:
         console.print(f"reference `{escape(ref.source)}` ({ref.rankings} ranking(s), not mixed with the labelers) "
                       f"vs the labelers' consensus: {ref.agreement.text()}", soft_wrap=True)
+    _print_reward_model(r)
+
+
+def _print_reward_model(r: quality.AgreementReport) -> None:
+    """The reward model's agreement per split, beside the labelers' agreement with each other (InstructGPT's pair)."""
+    rm = r.reward_model
+    if rm is None or rm.reward_model is None:
+        console.print("reward model: none has scored this project (`labeler score --project P --reward-model DIR`)")
+        return
+    console.print(f"reward model {escape(rm.reward_model)}: {rm.scored} of {rm.candidates} candidate(s) scored; "
+                  "agreement = pairs ordered strictly by a ranking where the higher-scored reply is the one ranked "
+                  "better (95% Wilson interval)", soft_wrap=True)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, show_lines=True)
+    for col in ("split", "reward model vs labelers", "vs imported rankings", "labelers with each other"):
+        table.add_column(col)
+    splits = [s for s in ("train", "valid", "test") if s in rm.labelers or s in rm.imported or s in r.pairwise_by_split]
+    for split in splits:
+        held_out = " (held out)" if split in ("valid", "test") else ""
+        table.add_row(split + held_out, _rm_cell(rm.labelers.get(split)), _rm_cell(rm.imported.get(split)),
+                      _cell(r.pairwise_by_split[split]) if split in r.pairwise_by_split else "n/a")
+    console.print(table if splits else "no counted ranking yet to compare the reward model with")
+
+
+def _rm_cell(a: quality.SplitAgreement | None) -> str:
+    if a is None:
+        return "n/a"
+    extra = [f"{a.score_ties} equal score(s)" if a.score_ties else "",
+             f"{a.unscored_pairs} unscored pair(s) left out" if a.unscored_pairs else ""]
+    return _cell(a.rate) + "".join(f"\n{e}" for e in extra if e)
 
 
 # ---- gold (labeler/services/gold.py) ----------------------------------------------------------

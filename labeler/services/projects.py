@@ -20,6 +20,7 @@ from labeler.services.actors import Actor, require_admin
 from labeler.services.auth import get_user_or_raise
 from labeler.services.bounds import CandidatesK, Concurrency, MaxTokens, Seed, Temperature, TimeoutS, TopP
 from labeler.services.events import record_event
+from labeler.services.margins import model_key, route_margins
 
 # InstructGPT's per-output metadata (Ouyang et al. 2022, table 3), as short slugs.
 INSTRUCTGPT_FLAGS = (
@@ -77,7 +78,13 @@ class ProjectSettings(BaseModel):
     # scores closest (prompts.rm_margin) before the rest; fewest labels still come first.
     queue_order: Literal["random", "uncertain-first"] = "random"
     routing_reward_model: str | None = Field(
-        default=None, description="reward model whose margins route `uncertain-first`; None = the last one scored")
+        default=None, description="reward model whose margins route `uncertain-first`; None = the last one scored "
+                                  "(the first model scored becomes it)")
+
+    @field_validator("routing_reward_model")
+    @classmethod
+    def _routing_model_key(cls, v: str | None) -> str | None:
+        return model_key(v) if v and v.strip() else None  # stored as its scores are: the resolved folder
 
     @field_validator("model_api_key_env")
     @classmethod
@@ -227,8 +234,12 @@ def update_project(
     require_admin(actor)
     project = get_project_or_raise(session, name)
     if settings:
-        merged = {**settings_of(project).model_dump(mode="json"), **settings}
+        before = settings_of(project)
+        merged = {**before.model_dump(mode="json"), **settings}
         project.settings = parse_settings(merged).model_dump(mode="json")
+        routing = settings_of(project).routing_reward_model
+        if routing != before.routing_reward_model:  # the uncertain-first queue follows the new model at once
+            route_margins(session, project.id, routing)
     if guidelines is not None:
         project.guidelines = guidelines
     if new_name is not None and new_name.strip() != project.name:

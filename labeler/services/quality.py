@@ -32,6 +32,14 @@ from exports.rows import RankedItem, RankingRow, timestamp
 from labeler.services import gold
 from labeler.services.actors import Actor, require_role
 from labeler.services.projects import get_project_for
+from labeler.services.reward_models import (  # noqa: F401 - SplitAgreement: the CLI names it through this service
+    RewardModelAgreement,
+    RewardModelInfo,
+    SplitAgreement,
+    choose_reward_model,
+    list_reward_models,
+    reward_model_agreement,
+)
 
 COUNTED = ("submitted", "accepted")  # human work that counts for agreement
 DONE = ("submitted", "accepted", "rejected")  # work a labeler did, whatever the review said
@@ -96,6 +104,8 @@ class AgreementReport:
     labelers: list[LabelerAgreement] = field(default_factory=list)
     between: list[tuple[str, str, Rate]] = field(default_factory=list)
     references: list[ReferenceAgreement] = field(default_factory=list)
+    pairwise_by_split: dict[str, Rate] = field(default_factory=dict)  # labelers with each other, per split
+    reward_model: RewardModelAgreement | None = None  # the reward model against the rankings, per split
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (for `--json` and the app)."""
@@ -113,6 +123,8 @@ class AgreementReport:
             "labelers": [row.to_dict() for row in self.labelers],
             "between": [{"a": a, "b": b, "pairwise": rate.to_dict()} for a, b, rate in self.between],
             "references": [ref.to_dict() for ref in self.references],
+            "pairwise_by_split": {split: rate.to_dict() for split, rate in self.pairwise_by_split.items()},
+            "reward_model_agreement": self.reward_model.to_dict() if self.reward_model else None,
         }
 
 
@@ -179,10 +191,23 @@ def _r(x: float | None, places: int = 4) -> float | None:
 # Services
 
 
-def agreement_report(session: Session, actor: Actor, project_name: str) -> AgreementReport:
-    """A project's agreement figures (admins, and reviewers of the project)."""
+def agreement_report(session: Session, actor: Actor, project_name: str,
+                     reward_model: str | None = None) -> AgreementReport:
+    """A project's agreement figures (admins, and reviewers of the project), with a reward model's beside them.
+
+    `reward_model` names a model that scored the project (default: the routing model, else the last scored).
+    """
     project = _project(session, actor, project_name)
-    return _report(project, _scan(session, project.id))
+    return _report(project, _scan(session, project.id), _rm(session, project, reward_model))
+
+
+def reward_models(session: Session, actor: Actor, project_name: str) -> list[RewardModelInfo]:
+    """The reward models that scored the project, most recent first (admins, and reviewers of the project)."""
+    return list_reward_models(session, _project(session, actor, project_name))
+
+
+def _rm(session: Session, project: Project, reward_model: str | None) -> RewardModelAgreement:
+    return reward_model_agreement(session, project, choose_reward_model(session, project, reward_model))
 
 
 def labelers_table(session: Session, actor: Actor, project_name: str) -> list[LabelerRow]:
@@ -210,14 +235,16 @@ class QualityOverview:
                 "charts": self.charts.to_dict()}
 
 
-def quality_overview(session: Session, actor: Actor, project_name: str) -> QualityOverview:
+def quality_overview(session: Session, actor: Actor, project_name: str,
+                     reward_model: str | None = None) -> QualityOverview:
     """`agreement_report`, `labelers_table` and `quality_charts` at the cost of one (a page showing all three)."""
     project = _project(session, actor, project_name)
     scan = _scan(session, project.id)
-    return QualityOverview(_report(project, scan), _labelers(session, actor, project, scan), _charts(scan))
+    return QualityOverview(_report(project, scan, _rm(session, project, reward_model)),
+                           _labelers(session, actor, project, scan), _charts(scan))
 
 
-def _report(project: Project, scan: _Scan) -> AgreementReport:
+def _report(project: Project, scan: _Scan, rm: RewardModelAgreement | None = None) -> AgreementReport:
     t = scan.tally
     labelers = [
         LabelerAgreement(name, lt.rankings, lt.pairwise.rate(), lt.pairwise.tied, lt.consensus.rate(),
@@ -235,7 +262,14 @@ def _report(project: Project, scan: _Scan) -> AgreementReport:
         between=[(a, b, counts.rate()) for (a, b), counts in sorted(t.between.items())],
         references=[ReferenceAgreement(name, n, t.references.get(name, PairCounts()).rate())
                     for name, n in sorted(t.reference_rankings.items())],
+        pairwise_by_split={split: counts.rate() for split, counts in _by_split_order(scan.pairwise_by_split)},
+        reward_model=rm,
     )
+
+
+def _by_split_order(counts: dict[str, PairCounts]) -> list[tuple[str, PairCounts]]:
+    order = {"train": 0, "valid": 1, "test": 2}
+    return sorted(counts.items(), key=lambda kv: order.get(kv[0], 9))
 
 
 def _labelers(session: Session, actor: Actor, project: Project, scan: _Scan) -> list[LabelerRow]:
@@ -289,6 +323,7 @@ class _Scan:
     not_voting: int = 0
     likert: Counter[int] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
+    pairwise_by_split: dict[str, PairCounts] = field(default_factory=dict)  # labelers with each other
 
 
 def _scan(session: Session, project_id: int) -> _Scan:
@@ -302,9 +337,15 @@ def _scan(session: Session, project_id: int) -> _Scan:
                 if it.likert is not None:
                     scan.likert[int(it.likert)] += 1
                 scan.flags.update(it.flags)
-        voting_before = scan.tally.rankings
+        voting_before, pairs_before = scan.tally.rankings, scan.tally.pairwise
         scan.tally.add_prompt(human, refs)
         scan.not_voting += len(human) - (scan.tally.rankings - voting_before)
+        after = scan.tally.pairwise
+        if after != pairs_before and group:  # this prompt's pairs of labelers, under its split
+            split = group[0][2].split
+            scan.pairwise_by_split[split] = scan.pairwise_by_split.get(split, PairCounts()) + PairCounts(
+                after.agree - pairs_before.agree, after.disagree - pairs_before.disagree,
+                after.tied - pairs_before.tied)
     return scan
 
 
@@ -317,7 +358,7 @@ def _prompt_groups(session: Session, project_id: int) -> Iterator[list[tuple[str
     query = (
         select(Ranking.id, Ranking.prompt_id, User.username, Ranking.origin, Ranking.source, Ranking.status,
                Ranking.none_acceptable, Ranking.submitted_at, RankingItem.candidate_id, RankingItem.rank,
-               RankingItem.likert, RankingItem.flags, RankingItem.position)
+               RankingItem.likert, RankingItem.flags, RankingItem.position, Prompt.split)
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .join(RankingItem, RankingItem.ranking_id == Ranking.id)
         .outerjoin(User, User.id == Ranking.labeler_id)
@@ -329,14 +370,14 @@ def _prompt_groups(session: Session, project_id: int) -> Iterator[list[tuple[str
     head: tuple | None = None
     items: list[RankedItem] = []
     rows = session.connection().execute(query, execution_options={"yield_per": CHUNK})
-    for rid, pid, username, origin, source, status, none_ok, at, cid, rank, likert, flags, position in rows:
+    for rid, pid, username, origin, source, status, none_ok, at, cid, rank, likert, flags, position, split in rows:
         if head is None or head[0] != rid:
             if head is not None:
                 group.append(_row(head, items))
                 if head[1] != pid:
                     yield group
                     group = []
-            head, items = (rid, pid, username, origin, source, status, none_ok, at), []
+            head, items = (rid, pid, username, origin, source, status, none_ok, at, split), []
         items.append(RankedItem(candidate_id=cid, text="", rank=rank, likert=likert, flags=tuple(flags or ()),
                                 position=position))
     if head is not None:
@@ -345,9 +386,9 @@ def _prompt_groups(session: Session, project_id: int) -> Iterator[list[tuple[str
 
 
 def _row(head: tuple, items: list[RankedItem]) -> tuple[str, str | None, RankingRow]:
-    rid, pid, username, origin, source, status, none_ok, at = head
+    rid, pid, username, origin, source, status, none_ok, at, split = head
     return origin, source, RankingRow(
-        ranking_id=rid, prompt_id=pid, split="", messages=(), items=tuple(items), labeler=username, origin=origin,
+        ranking_id=rid, prompt_id=pid, split=split, messages=(), items=tuple(items), labeler=username, origin=origin,
         status=status, none_acceptable=none_ok, submitted_at=timestamp(at))
 
 

@@ -14,12 +14,17 @@ Design constraints:
 - Edit (demonstrations only) replaces the turns, keeps the original in `Review.before`, and accepts.
 - Every verdict is a `reviews` row and an event; labelers read their rejections, with the reason and
   the reviewer, through `my_rejections`.
+- Reward-model scores (services/reward_models.py) are shown to reviewers beside a ranking, with how
+  many of its pairs the model orders the other way; `order="rm-disagreement"` hands out the
+  ranking the model disagrees with most first (share of its scored pairs, then count, then oldest).
+  Labelers never see scores: their pages never call this module for their own tasks' candidates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, update
@@ -46,9 +51,11 @@ from labeler.services.events import record_event
 from labeler.services.gold import score_reviewed_result
 from labeler.services.projects import get_project_for, is_member, prompt_preview
 from labeler.services.queue import release_label, require_worker
+from labeler.services.reward_models import candidate_scores, default_reward_model, ranking_disagreement
 from labeler.services.submissions import LABELS, check_turns
 
 REVIEWER_ROLES = ("reviewer", "admin")
+ORDERS = ("oldest", "rm-disagreement")  # the review queue's orders
 MAX_REASON_CHARS = 2000
 
 
@@ -62,6 +69,7 @@ class ReviewRankItem:
     rank: int | None
     likert: int | None
     flags: list[str]
+    score: float | None = None  # the reward model's score (reviewers and admins only)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,9 @@ class ReviewItem:
     gold: bool  # a gold task (reviewers may know; labelers never do)
     expected_turns: list[dict] | None  # a gold demonstration's exemplary turns
     history: list[ReviewRecord]
+    reward_model: str | None = None  # whose scores `items` carry (a ranking; None: nothing scored)
+    rm_pairs: int = 0  # the ranking's strictly ordered pairs with both replies scored
+    rm_disagree: int = 0  # of those, pairs the reward model orders the other way
 
 
 @dataclass(frozen=True)
@@ -133,9 +144,17 @@ def _pending(model: type[Demonstration] | type[Ranking], project_id: int, actor:
     return query
 
 
-def next_review(session: Session, actor: Actor, project_name: str, kind: str | None = None) -> ReviewItem | None:
-    """The oldest submitted work the actor may review (of `kind`, or either); None when nothing waits."""
+def next_review(session: Session, actor: Actor, project_name: str, kind: str | None = None,
+                order: str = "oldest") -> ReviewItem | None:
+    """The next submitted work the actor may review (of `kind`, or either); None when nothing waits.
+
+    `order`: "oldest" (submission time) or "rm-disagreement" (rankings the reward model disagrees with most).
+    """
     project = _project_for_reviewer(session, actor, project_name)
+    if order not in ORDERS:
+        raise Invalid(f"unknown review order `{order}`: expected one of {', '.join(ORDERS)}")
+    if order == "rm-disagreement":
+        return _most_disputed(session, actor, project, kind)
     oldest: tuple[datetime, int, str] | None = None
     for k in ([kind] if kind else list(TASK_KINDS)):
         model = _model(k)
@@ -147,6 +166,22 @@ def next_review(session: Session, actor: Actor, project_name: str, kind: str | N
     if oldest is None:
         return None
     return _item(session, oldest[2], oldest[1], project)
+
+
+def _most_disputed(session: Session, actor: Actor, project: Project, kind: str | None) -> ReviewItem | None:
+    if kind == "demonstration":
+        raise Invalid("the reward model's disagreement orders rankings: choose rankings to review")
+    model = default_reward_model(session, project)
+    if model is None:
+        raise Invalid(f"no reward model has scored project `{project.name}` yet: run `labeler score --project "
+                      f"{project.name} --reward-model DIR`, or review the oldest first")
+    stats = ranking_disagreement(model, project.id)
+    share = func.coalesce(stats.c.disagree * 1.0 / stats.c.pairs, -1.0)
+    row = session.execute(
+        _pending(Ranking, project.id, actor, Ranking.id).outerjoin(stats, stats.c.ranking_id == Ranking.id)
+        .order_by(share.desc(), func.coalesce(stats.c.disagree, 0).desc(), Ranking.submitted_at, Ranking.id)
+        .limit(1)).first()
+    return None if row is None else _item(session, "ranking", row.id, project)
 
 
 def review_counts(session: Session, actor: Actor, project_name: str) -> dict[str, int]:
@@ -195,15 +230,35 @@ def _item(session: Session, kind: str, work_id: int, project: Project) -> Review
                                                                 GoldTask.kind == kind))
         expected = [dict(t) for t in (stored or {}).get("turns", [])] or None
     ranking = kind == "ranking"
+    items = _ranked_items(session, work.id) if ranking else []
+    rm = default_reward_model(session, project) if ranking else None
+    rm_pairs = rm_disagree = 0
+    if rm is not None:
+        scores = candidate_scores(session, rm, [it.candidate_id for it in items])
+        items = [replace(it, score=scores.get(it.candidate_id)) for it in items]
+        rm_pairs, rm_disagree = _disagreement(items)
     return ReviewItem(
         kind=kind, work_id=work.id, project=project.name, prompt_id=work.prompt_id,
         messages=[dict(m) for m in messages or []], labeler=labeler, submitted_at=work.submitted_at,
         status=work.status, turns=[] if ranking else [dict(t) for t in work.turns or []],
-        items=_ranked_items(session, work.id) if ranking else [],
+        items=items,
         none_acceptable=bool(work.none_acceptable) if ranking else False,
         comment=work.comment if ranking else "", seconds_spent=float(work.seconds_spent or 0.0),
         gold=gold is not None, expected_turns=expected, history=_history(session, kind, work.id),
+        reward_model=rm, rm_pairs=rm_pairs, rm_disagree=rm_disagree,
     )
+
+
+def _disagreement(items: list[ReviewRankItem]) -> tuple[int, int]:
+    """(pairs ordered strictly with both scored, of those the ones the scores order the other way)."""
+    pairs = disagree = 0
+    for a, b in combinations([it for it in items if it.rank is not None and it.score is not None], 2):
+        if a.rank == b.rank:
+            continue
+        better, worse = (a, b) if a.rank < b.rank else (b, a)  # type: ignore[operator]
+        pairs += 1
+        disagree += better.score < worse.score  # type: ignore[operator]
+    return pairs, disagree
 
 
 def _ranked_items(session: Session, ranking_id: int) -> list[ReviewRankItem]:

@@ -3,6 +3,8 @@
 Headline figures (pairwise agreement, Kendall's tau, Krippendorff's alpha, support for the consensus,
 position bias) and charts (agreement by week, Likert scores, flags, wins by display position), every
 rate with its count. Figures come from `labeler.services.quality` (definitions in `analytics.agreement`).
+Beside them, per split, the agreement of a reward model with the labelers (services/reward_models.py):
+InstructGPT's two numbers, side by side.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from labeler.app import deps, tasks
 from labeler.app.charts import bar, number_text, rate_text
 from labeler.app.render import flag_label, letter
 from labeler.services.projects import settings_of
-from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview
+from labeler.services.quality import AgreementReport, QualityCharts, Rate, quality_overview, reward_models
 
 K = "quality."  # session_state namespace of this page
 
@@ -101,6 +103,35 @@ def _tables(report: AgreementReport) -> None:
                       for ref in report.references], hide_index=True, width="stretch")
 
 
+def _reward_model(report: AgreementReport) -> None:
+    """The reward model's agreement per split beside the labelers' agreement with each other."""
+    rm = report.reward_model
+    st.markdown("**Reward model vs labelers** (pairs a ranking orders strictly where the higher-scored reply is "
+                "the one ranked better; 95% Wilson interval)")
+    if rm is None or rm.reward_model is None:
+        st.caption("No reward model has scored this project: `labeler score --project P --reward-model DIR`.")
+        return
+    st.caption(f"`{rm.reward_model}`: {rm.scored:,} of {rm.candidates:,} candidate(s) scored.")
+    splits = [s for s in ("train", "valid", "test")
+              if s in rm.labelers or s in rm.imported or s in report.pairwise_by_split]
+    if not splits:
+        st.caption("No counted ranking to compare it with yet.")
+        return
+
+    def cell(rate: Rate | None) -> str:
+        if rate is None or not rate.total:
+            return "—"
+        low, high = rate.interval  # type: ignore[misc]
+        return f"{rate_text(rate.hits, rate.total)}, CI {100 * low:.0f}–{100 * high:.0f}%"
+
+    st.dataframe([{
+        "split": s + (" (held out)" if s in ("valid", "test") else ""),
+        "reward model vs labelers": cell(rm.labelers[s].rate if s in rm.labelers else None),
+        "vs imported rankings": cell(rm.imported[s].rate if s in rm.imported else None),
+        "labelers with each other": cell(report.pairwise_by_split.get(s)),
+    } for s in splits], hide_index=True, width="stretch")
+
+
 def render_quality() -> None:
     """Agreement figures and charts for one project; the services refuse labelers."""
     actor = deps.page_actor()
@@ -110,13 +141,24 @@ def render_quality() -> None:
         return
     project, projects = picked
     by_name = {p.name: p for p in projects}
-    ok, overview = deps.call(quality_overview, actor, project, write=False)  # one pass over the rankings
+    ok, models = deps.call(reward_models, actor, project, write=False)
+    if not ok:
+        return
+    chosen = None
+    if len(models) > 1:
+        names = [m.name for m in models]
+        default = next((i for i, m in enumerate(models) if m.routing), 0)
+        chosen = st.selectbox("Reward model", names, index=default, key=K + "reward_model",
+                              format_func=lambda n: n + (" (routing)" if n in {m.name for m in models if m.routing}
+                                                         else ""))
+    ok, overview = deps.call(quality_overview, actor, project, chosen, write=False)  # one pass over the rankings
     if not ok:
         return
     report, charts = overview.report, overview.charts
     _headline(report)
     if not report.rankings:
         st.info(f"No rankings by labelers in `{project}` yet: the figures fill in as work is submitted.")
+    _reward_model(report)
     left, right = st.columns(2)
     with left:
         _agreement_by_week(charts)

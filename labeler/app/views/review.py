@@ -7,6 +7,8 @@ Design constraints:
   someone else reviewed it meanwhile, the next one loads.
 - A ranking is shown in the labeler's rank order, with the letter each candidate had on their screen.
 - After a verdict the next item loads at once.
+- Reviewers see the reward model's score of each reply (never shown to labelers) and can take the
+  rankings the model disagrees with most first (`order="rm-disagreement"`).
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from labeler.services.review import ReviewItem, get_review_item, next_review, re
 
 NS = "review"
 KINDS = {"Either": None, "Demonstrations": "demonstration", "Rankings": "ranking"}
+ORDERS = {"Oldest first": "oldest", "Reward model disagrees most": "rm-disagreement"}
 
 
 def _key(item: ReviewItem, what: str) -> str:
     return f"{NS}.{item.kind}.{item.work_id}.{what}"
 
 
-def current_item(actor: Actor, project: str, kind: str | None) -> ReviewItem | None:
-    """The remembered item while it still waits for review, else the next one of `kind`."""
+def current_item(actor: Actor, project: str, kind: str | None, order: str = "oldest") -> ReviewItem | None:
+    """The remembered item while it still waits for review, else the next one of `kind` in `order`."""
     remembered = st.session_state.get(f"{NS}.current")
-    if remembered and remembered[0] == project and (kind is None or remembered[1] == kind):
+    if (remembered and remembered[0] == project and (kind is None or remembered[1] == kind)
+            and (len(remembered) < 4 or remembered[3] == order)):
         try:
             with deps.session(write=False) as s:
                 item = get_review_item(s, actor, remembered[1], remembered[2])
@@ -41,11 +45,11 @@ def current_item(actor: Actor, project: str, kind: str | None) -> ReviewItem | N
         except LabelerError:
             pass  # gone: take the next one
     st.session_state.pop(f"{NS}.current", None)
-    ok, item = deps.call(next_review, actor, project, kind, write=False)
+    ok, item = deps.call(next_review, actor, project, kind, order, write=False)
     if not ok:
         st.stop()
     if item is not None:
-        st.session_state[f"{NS}.current"] = (project, item.kind, item.work_id)
+        st.session_state[f"{NS}.current"] = (project, item.kind, item.work_id, order)
     return item
 
 
@@ -61,12 +65,17 @@ def _show_ranking(item: ReviewItem) -> None:
     st.subheader(f"The labeler's ranking of {len(item.items)} replies")
     if item.none_acceptable:
         st.warning("The labeler marked none of these as acceptable.")
+    if item.reward_model is not None:
+        st.caption(f"Reward model `{item.reward_model}`: it orders {item.rm_disagree} of {item.rm_pairs} scored "
+                   "pair(s) the other way. Labelers never see these scores.")
     for it in item.items:
         with st.container(border=True):
             rank = f"Rank {it.rank}" if it.rank is not None else "Not ranked"
             st.markdown(f"#### {rank} · {it.label}")
             show_text(it.text)
             details = [f"quality {it.likert}" if it.likert is not None else "no quality score"]
+            if item.reward_model is not None:
+                details.append("reward model: not scored" if it.score is None else f"reward model {it.score:+.3f}")
             details += [flag_label(f) for f in it.flags]
             st.caption(" · ".join(details))
     if item.comment:
@@ -126,7 +135,11 @@ def render_review() -> None:
     demos.metric("Demonstrations waiting", counts.get("demonstration", 0))
     ranks.metric("Rankings waiting", counts.get("ranking", 0))
     choice = st.segmented_control("Review", list(KINDS), default="Either", key=f"{NS}.kind") or "Either"
-    item = current_item(actor, project, KINDS[choice])
+    order = st.segmented_control("Order", list(ORDERS), default="Oldest first", key=f"{NS}.order",
+                                 help="Rankings where the reward model's scores and the labeler's order differ "
+                                      "most (share of pairs) come first") or "Oldest first"
+    kind = "ranking" if ORDERS[order] == "rm-disagreement" else KINDS[choice]
+    item = current_item(actor, project, kind, ORDERS[order])
     if item is None:
         st.success("Nothing waits for your review in this project.")
         return
