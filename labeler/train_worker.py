@@ -124,7 +124,10 @@ def train(spec: dict[str, Any], run_dir: Path, status: Status) -> Path:
     )
     trainer.train()
     out.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(out))
+    if peft_config is not None:  # the adapters merged into the base: a plain model folder, as without --lora
+        trainer.model.merge_and_unload().save_pretrained(str(out))
+    else:
+        trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     return out
 

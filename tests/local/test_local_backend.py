@@ -109,6 +109,27 @@ def test_greedy_decoding_repeats_its_one_reply_n_times(tiny_model):
     assert answer.usage["total_tokens"] == answer.usage["prompt_tokens"] + answer.usage["completion_tokens"]
 
 
+def test_running_out_of_memory_is_a_clear_error_and_the_model_stays_usable(sqlite_url, tiny_model, monkeypatch):
+    """A real allocation failure of torch's CPU allocator during generation (a request far too large)."""
+    torch = pytest.importorskip("torch")
+    make_project("p")
+    add_prompts("p", 2, candidates=0)
+    loaded = load(tiny_model)
+    real_generate = loaded.model.generate
+
+    def too_big(**kwargs):  # noqa: ANN003, ANN202
+        torch.empty(2**50, dtype=torch.float32)  # 4 PiB: the allocator refuses it
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(loaded.model, "generate", too_big)
+    summary = run_generation(OPERATOR, GenerationRequest(project="p", k=1, models=(tiny_model,), max_tokens=4))
+    assert summary.candidates == 0 and summary.failed == 2
+    assert all("out of memory while generating" in f.reason for f in summary.failures), summary.failures
+    monkeypatch.setattr(loaded.model, "generate", real_generate)
+    again = run_generation(OPERATOR, GenerationRequest(project="p", k=1, models=(tiny_model,), max_tokens=4))
+    assert again.candidates == 2 and again.failed == 0
+
+
 def test_a_model_is_loaded_once_per_process(tiny_model):
     assert load(tiny_model) is load(tiny_model)
 

@@ -106,6 +106,28 @@ def test_preference_trainers_run_on_their_exports(sqlite_url, tiny_model, record
     assert done["step"] == 2 and done["loss_curve"] and Path(done["fine_tuned_model"], "config.json").is_file()
 
 
+def test_lora_trains_adapters_and_writes_a_plain_model_that_generates(sqlite_url, tiny_model, records, tmp_path):
+    require("peft")
+    export = _export(tmp_path, "sft-messages", demonstration_rows(records))
+    base = tiny_model.removeprefix("local:")
+    started = _cli("train", "sft", "--export", str(export), "--base-model", base, "--max-steps", "2",
+                   "--batch-size", "2", "--max-length", "128", "--lora", "--out", str(tmp_path / "lora-model"))
+    done = _wait(started["id"])
+    assert done["status"] == "succeeded", Path(done["log"]).read_text()
+    folder = Path(done["fine_tuned_model"])
+    assert (folder / "config.json").is_file() and not (folder / "adapter_config.json").exists()  # merged
+    transformers = require("transformers")
+    trained = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    original = transformers.AutoModelForCausalLM.from_pretrained(base)
+    changed = [name for name, p in trained.state_dict().items() if not p.equal(original.state_dict()[name])]
+    assert changed and all("proj" in name for name in changed)  # LoRA touched the attention projections only
+    make_project("p")
+    add_prompts("p", 1, candidates=0)
+    summary = run_generation(OPERATOR, GenerationRequest(project="p", k=1, models=(f"local:{folder}",),
+                                                         max_tokens=4))
+    assert (summary.candidates, summary.failed) == (1, 0)
+
+
 def test_cancel_stops_a_run_and_records_it(sqlite_url, tiny_model, records, tmp_path):
     export = _export(tmp_path, "sft-messages", demonstration_rows(records))
     started = _cli("train", "sft", "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),

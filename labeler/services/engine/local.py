@@ -254,7 +254,9 @@ def _eos_ids(loaded: _Loaded) -> list[int]:
 
 
 def _is_oom(e: BaseException) -> bool:
-    return "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
+    """CUDA says "out of memory" (OutOfMemoryError); torch's CPU allocator says "can't allocate memory"."""
+    message = str(e).lower()
+    return "out of memory" in message or "can't allocate memory" in message or type(e).__name__ == "OutOfMemoryError"
 
 
 def forget_loaded() -> None:
