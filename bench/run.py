@@ -20,9 +20,10 @@ from typing import Any
 
 from bench.common import OUT, ROOT, machine_details
 
-BENCHES = ["cli", "import", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
+BENCHES = ["cli", "import", "queue", "export", "generate", "local", "score", "compare", "e2e", "web", "profile", "fuzz"]
 # The tables the benches write, in report order (bench/import writes two).
-TABLES = ["cli", "import", "import_rm", "queue", "export", "generate", "e2e", "web", "profile", "fuzz"]
+TABLES = ["cli", "import", "import_rm", "queue", "export", "generate", "local", "score", "compare", "e2e", "web",
+          "profile", "fuzz"]
 # How a cost should grow with the data (DESIGN.md: flat queue operations, linear imports and exports,
 # memory flat). A per-unit cost that stays within this factor from the smallest to the largest size
 # is "as expected".
@@ -94,6 +95,19 @@ def summary_rows() -> list[dict[str, Any]]:
     for r in load("generate"):
         rows.append(figure("generate", r["backend"], r["prompts"], f"prompts/s at concurrency {r['concurrency']}",
                            r["prompts_per_s"], x_floor=r["x_floor"]))
+    for r in load("local"):
+        if r["bench"] == "generate":
+            rows.append(figure("local", "cpu", r["model"], f"{r['case']}: first candidate s; tokens/s",
+                               f"{r['first_candidate_s']}; {r['tokens_per_s']}"))
+        else:
+            rows.append(figure("local", "cpu", f"{r['model']} ({r['params']})", f"train {r['case']} steps/s",
+                               r["steps_per_s"]))
+    for r in load("score"):
+        rows.append(figure("score", r["backend"], f"{r['model']}, {r['candidates']}", "candidates scored/s",
+                           r["candidates_per_s"], x_floor=r.get("x_floor", "")))
+    for r in load("compare"):
+        rows.append(figure("compare", r["backend"], r["rankings"], "model comparison report s, peak MB",
+                           f"{r['seconds']}, {r['peak_rss_mb']}"))
     for r in load("e2e"):
         size = r["prompts"]
         rows.append(figure("e2e", r["backend"], size, f"{r['labelers']} labelers for {r['seconds']} s: submissions/s",

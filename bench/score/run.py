@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="keep the demo model's de-quantised cache here (default: a temporary folder)")
-    args = parser.parse_args()
+    args, _unknown = parser.parse_known_args()  # `make bench` passes the same args to every bench
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
