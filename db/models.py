@@ -66,6 +66,8 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The user's own view settings (services.preferences keeps the allowed keys); `{}` = every default.
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class LoginThrottle(Base):

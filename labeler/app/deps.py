@@ -9,6 +9,9 @@ Design constraints:
 - A login survives a reload and a new tab through a cookie holding a random session token
   (`services.login_sessions`); with a token, every run resumes the session from the database, so
   logging out, deactivation and a password change end it everywhere at once.
+- A user's preferences (such as "Show Markdown") are stored with the account (`services.preferences`),
+  read once per Streamlit session into their widgets' keys, and written once per change, so they
+  follow the user across reloads, logins and browsers without a database read on every rerun.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 
+from labeler.app.render import MARKDOWN_KEY
 from labeler.config import get_settings
 from labeler.errors import LabelerError
 from labeler.redaction import redact
@@ -27,12 +31,16 @@ from labeler.services.actors import Actor
 from labeler.services.admin import upgrade_database
 from labeler.services.auth import refresh_actor
 from labeler.services.login_sessions import end_session, resume_session, start_session
+from labeler.services.preferences import get_preferences, set_preference
 
 USER_KEY = "user"
 FLASH_KEY = "flash"
 NOTICE_KEY = "login.notice"
 TOKEN_KEY = "login.token"
 CLEAR_COOKIE_KEY = "login.clear_cookie"
+PREFS_LOADED_KEY = "prefs.loaded"
+# Each stored preference and the session_state key of the widget that shows it.
+PREFERENCE_WIDGETS = {"show_markdown": MARKDOWN_KEY}
 COOKIE = "labeler_session"
 
 
@@ -131,6 +139,26 @@ def sync_cookie() -> None:
     max_age = int(get_settings().session_hours * 3600)
     component("cookie", css=False)(key="login.cookie", data={"name": COOKIE, "token": token, "max_age": max_age},
                                    width="content", height=0)
+
+
+def load_preferences(actor: Actor) -> None:
+    """Put `actor`'s stored preferences into their widgets' keys, once per session and user (before the
+    widgets are drawn); if the database cannot be read, the defaults stand and the next run tries again."""
+    if st.session_state.get(PREFS_LOADED_KEY) == actor.id:
+        return
+    try:
+        with session(write=False) as s:
+            prefs = get_preferences(s, actor)
+    except LabelerError:
+        return
+    for name, key in PREFERENCE_WIDGETS.items():
+        st.session_state[key] = prefs[name]
+    st.session_state[PREFS_LOADED_KEY] = actor.id
+
+
+def store_preference(actor: Actor, name: str) -> None:
+    """A widget's on_change: store its new value as `actor`'s preference `name` (one short write)."""
+    call(set_preference, actor, name, bool(st.session_state.get(PREFERENCE_WIDGETS[name])))
 
 
 def flash(message: str, kind: str = "success") -> None:

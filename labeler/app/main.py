@@ -90,11 +90,12 @@ def _render() -> None:
     navigation = st.navigation(navigation_for(actor.role if actor else None),
                                position="sidebar" if actor else "hidden", expanded=True)
     if actor is not None:
+        deps.load_preferences(actor)
         with st.sidebar:
             st.caption(f"Logged in as **{actor.username}** ({actor.role})")
-            st.toggle("Show Markdown", key=MARKDOWN_KEY,
+            st.toggle("Show Markdown", key=MARKDOWN_KEY, on_change=deps.store_preference, args=(actor, "show_markdown"),
                       help="Off: texts are shown exactly as written (line breaks, indentation, code). "
-                           "On: rendered as Markdown (raw HTML is never run).")
+                           "On: rendered as Markdown (raw HTML is never run). Kept with your account.")
             if st.button("Log out", key="logout", icon=":material/logout:"):
                 deps.logout("You have been logged out.")
                 st.rerun()

@@ -13,7 +13,9 @@ import pytest
 
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
+from labeler.services.auth import actor_for, get_user_or_raise
 from labeler.services.ingest import ImportOptions, import_file
+from labeler.services.preferences import set_preference
 from tests.e2e.ui import expect, go_to, log_in, settled
 from tests.factories import make_project, make_user
 
@@ -41,6 +43,13 @@ def _data(app_database, tmp_path_factory):
     with session_scope() as s:
         import_file(s, OPERATOR, "hostile-write", prompts, ImportOptions(split="100/0/0"))
         import_file(s, OPERATOR, "hostile-rank", prefs, ImportOptions(format="trl-preference", split="100/0/0"))
+
+
+@pytest.fixture(autouse=True)
+def _markdown_off():
+    """Each test starts as written: "Show Markdown" is kept with hana's account from test to test."""
+    with session_scope() as s:
+        set_preference(s, actor_for(get_user_or_raise(s, "hana")), "show_markdown", False)
 
 
 def _markdown_on(page) -> None:

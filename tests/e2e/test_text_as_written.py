@@ -19,11 +19,15 @@ CODE = "# a comment, not a heading\ndef f(x):\n    return x  # indented\n\nline 
 def _data(app_database, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("written")
     make_user("wren")
+    make_user("remy")
     make_project("written", ("wren",), task_kinds=["ranking"], k_min=2, k_max=2)
     prefs = tmp / "prefs.jsonl"
     prefs.write_text(json.dumps({"prompt": "Fix this:\n" + CODE, "chosen": CODE, "rejected": "# Title\nplain"}) + "\n")
     with session_scope() as s:
         import_file(s, OPERATOR, "written", prefs, ImportOptions(format="trl-preference", split="100/0/0"))
+    make_project("remembered", ("remy",), task_kinds=["ranking"], k_min=2, k_max=2)  # remy's own prompt
+    with session_scope() as s:
+        import_file(s, OPERATOR, "remembered", prefs, ImportOptions(format="trl-preference", split="100/0/0"))
 
 
 def test_prompt_and_replies_are_shown_exactly_as_written(new_page) -> None:
@@ -40,3 +44,21 @@ def test_prompt_and_replies_are_shown_exactly_as_written(new_page) -> None:
     page.get_by_test_id("stSidebar").get_by_text("Show Markdown").click()
     settled(page)
     expect(page.locator(".rank-text h1")).to_have_count(2)
+
+
+def test_show_markdown_is_kept_with_the_account_across_log_out_log_in_and_browsers(new_page) -> None:
+    page = go_to(log_in(new_page(), "remy"), "Rank")
+    toggle = page.get_by_test_id("stSidebar").get_by_role("switch", name="Show Markdown")
+    expect(toggle).not_to_be_checked()
+    expect(page.locator(".rank-text")).to_have_count(2)
+    assert page.locator(".rank-text h1").count() == 0
+    page.get_by_test_id("stSidebar").get_by_text("Show Markdown").click()
+    settled(page)
+    expect(page.locator(".rank-text h1")).to_have_count(2)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()
+    # The same browser after a log out, and another browser: both start with Markdown on.
+    for again in (page, new_page()):
+        go_to(log_in(again, "remy"), "Rank")
+        expect(again.get_by_test_id("stSidebar").get_by_role("switch", name="Show Markdown")).to_be_checked()
+        expect(again.locator(".rank-text h1")).to_have_count(2)
