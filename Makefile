@@ -61,7 +61,7 @@ run: $(RUNTIME_STAMP)  ## migrate the SQLite database, load the demo project and
 	$(BIN)/labeler serve --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)  ## the whole suite, on SQLite and on a PostgreSQL server the run starts
-	$(BIN)/pytest -n $(JOBS) -q
+	$(BIN)/pytest -n $(JOBS) -q --durations=15
 
 bench: $(DEV_STAMP)  ## every benchmark, default sizes (README: Benchmarks); writes bench/out/RESULTS.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -14,7 +14,9 @@ import threading
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 REDACTED = "[REDACTED]"
-MIN_KEY_CHARS = 4  # a 1-3 character placeholder key ("x") would redact ordinary text
+# Shorter keys are placeholders that local servers take (`local`, `ollama`, `EMPTY`, `none`): ordinary
+# words that must not be redacted from text (a `local:` model name). Real keys are 20+ characters.
+MIN_KEY_CHARS = 8
 
 _known_keys: set[str] = set()  # keys resolved in this process
 _known_lock = threading.Lock()

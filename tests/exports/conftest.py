@@ -126,3 +126,17 @@ def scope_rows():
                  messages=[{"role": "system", "content": "Be brief."}, _u("Un fruit ?"), _a("Lequel ?"),
                            _u("Un fruit rouge — café ☕")]),
     ]
+
+
+@pytest.fixture
+def comparison_rows():
+    """A model comparison report of three models over a few prompts (ties counted half), as the service hands it."""
+    from analytics.comparison import ComparisonTally
+    from exports.comparison import ComparisonRow
+
+    tally = ComparisonTally(rounds=20, seed=0)
+    for prompt_id, a, b, wins, ties, games in [(1, "m-new", "m-old", 1, 0, 1), (2, "m-new", "m-old", 0, 1, 1),
+                                               (3, "m-new", "m-old", 1, 0, 1), (3, "m-new", "m-base", 1, 0, 1),
+                                               (4, "m-old", "m-base", 1, 0, 1), (5, "m-base", "m-new", 0, 0, 1)]:
+        tally.add(prompt_id, a, b, wins, ties, games)
+    return [ComparisonRow(tally.result().to_dict())]

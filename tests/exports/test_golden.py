@@ -36,13 +36,14 @@ CASES = [
     ("openai-rft", "openai-rft", "prompts", {}),
     ("classification", "classification", "scope", {}),
     ("classification-openai", "classification-openai", "scope", {}),
+    ("model-comparison", "model-comparison", "comparison", {}),
 ]
 
 
 def _rows(which, request):
     name = {"rankings": "ranking_rows", "panel": "panel_rows", "demos": "demo_rows",
             "markers": "marker_rows", "prompts": "prompt_rows",
-            "scope": "scope_rows"}[which]
+            "scope": "scope_rows", "comparison": "comparison_rows"}[which]
     return request.getfixturevalue(name)
 
 

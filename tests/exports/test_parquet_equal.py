@@ -12,7 +12,7 @@ from exports import ExportError, choose_legacy_markers, legacy_texts, write_expo
 from exports.formats import FORMATS
 
 SOURCE_FIXTURE = {"rankings": "ranking_rows", "demonstrations": "demo_rows", "prompts": "prompt_rows",
-                  "scope": "scope_rows"}
+                  "scope": "scope_rows", "comparison": "comparison_rows"}
 
 
 def _options(fmt: str, rows) -> dict:

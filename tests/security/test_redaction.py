@@ -71,3 +71,10 @@ def test_stored_event_details_never_hold_a_key(db_url: str) -> None:
     with session_scope(write=False) as s:
         details = s.scalars(select(Event.details)).one()
     assert "secr" not in json.dumps(details).lower()
+
+
+def test_a_placeholder_key_is_not_redacted_from_ordinary_text(monkeypatch):
+    """Local servers take any key; the README suggests `local`, which must not hide `local:` model names."""
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    remember_key("local")
+    assert redact("model `local:/models/sft-v1` answered locally") == "model `local:/models/sft-v1` answered locally"
