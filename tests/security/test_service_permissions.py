@@ -41,6 +41,8 @@ LABELER_ALLOWED = {
     "augment.list_paraphrases": "paraphrases waiting for review in a project (role-checked in the service)",
     "augment.review_paraphrase": "keep or reject a paraphrase (role-checked in the service)",
     "augment.paraphrase_counts": "counts of paraphrases by status (role-checked in the service)",
+    "preferences.get_preferences": "the labeler's own display preferences (Show Markdown)",
+    "preferences.set_preference": "changes only the calling labeler's own preferences, known keys only",
 }
 
 # Helpers other services call after their own checks; they take ORM objects the caller already authorized,
