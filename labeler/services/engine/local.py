@@ -149,10 +149,15 @@ def _load(path: Path, data_dir: Path | None) -> _Loaded:
     return _Loaded(model, tokenizer, device, threading.Lock())
 
 
+CACHE_FORMAT = 2  # 2: config.json names the architecture (TRL's DPO/KTO build their reference model from it)
+
+
 def gguf_cache_dir(path: Path, data_dir: Path | None = None) -> Path:
     """Where `gguf_cache` keeps (or will keep) the GGUF file's converted folder; nothing is read but its stat."""
     stat = path.stat()
-    digest = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    # CACHE_FORMAT: bumped when the converted folder changes shape, so older caches are converted again.
+    key = f"{CACHE_FORMAT}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(data_dir if data_dir is not None else get_settings().data_dir) / "models" / f"{path.stem}-{digest}"
 
 
@@ -191,6 +196,7 @@ def _save_plain(model: Any, folder: Path) -> None:
     for name in ("quantization_config", "_pre_quantization_dtype"):
         if hasattr(config, name):
             delattr(config, name)
+    config.architectures = [type(model).__name__]  # a GGUF load leaves it empty; trainers read it
     config.save_pretrained(folder)
     model.generation_config.save_pretrained(folder)
     save_model(model, str(folder / "model.safetensors"))
