@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from labeler.cli import app
 from labeler.services import session_scope
 from tests.exports.trl_helpers import HH_SAMPLE, IN_CI
 from tests.factories import make_project
+from tests.local.jobs import cli_json, wait_for_job
 from tests.local.tiny import require
 
 pytestmark = pytest.mark.slow
@@ -57,40 +57,26 @@ def _short_sample(path: Path) -> Path:
     return path
 
 
-def _cli(*args: str) -> dict:
-    result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def _wait(job: int, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = _cli("train", "status", str(job))
-        if data["status"] in ("succeeded", "failed", "cancelled"):
-            return data
-        time.sleep(1)
-    raise AssertionError(f"job {job} still running after {timeout} s")
 
 
 def test_hh_sample_train_reward_score_and_agreement_on_the_test_split(sqlite_url, tiny_model, tmp_path):
     make_project("hh")
     sample = _short_sample(tmp_path / "hh.jsonl")
-    imported = _cli("import", str(sample), "--project", "hh", "--format", "hh-rlhf", "--split", "60/20/20")
+    imported = cli_json("import", str(sample), "--project", "hh", "--format", "hh-rlhf", "--split", "60/20/20")
     assert imported["prompts_added"] == N_RECORDS and imported["rankings_added"] == N_RECORDS
     assert imported["by_split"].get("test", 0) > 0
     export = tmp_path / "pairs"
-    _cli("export", "pairs", "--project", "hh", "--out", str(export))
-    started = _cli("train", "reward", "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
+    cli_json("export", "pairs", "--project", "hh", "--out", str(export))
+    started = cli_json("train", "reward", "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
                    "--max-steps", "2", "--batch-size", "2", "--max-length", "256", "--out", str(tmp_path / "rm"))
-    done = _wait(started["id"])
+    done = wait_for_job(started["id"])
     assert done["status"] == "succeeded", Path(done["log"]).read_text()
 
-    scored = _cli("score", "--project", "hh", "--reward-model", str(tmp_path / "rm"), "--split", "test",
+    scored = cli_json("score", "--project", "hh", "--reward-model", str(tmp_path / "rm"), "--split", "test",
                   "--batch-size", "4")
     test_prompts = imported["by_split"]["test"]
     assert scored["scored"] == 2 * test_prompts and scored["prompts"] == test_prompts and scored["routing"] is True
-    again = _cli("score", "--project", "hh", "--reward-model", str(tmp_path / "rm"), "--split", "test")
+    again = cli_json("score", "--project", "hh", "--reward-model", str(tmp_path / "rm"), "--split", "test")
     assert (again["scored"], again["skipped"]) == (0, 2 * test_prompts)  # resumable: nothing scored twice
     with session_scope(write=False) as s:
         scores = s.scalars(select(CandidateScore.score)).all()
@@ -99,7 +85,7 @@ def test_hh_sample_train_reward_score_and_agreement_on_the_test_split(sqlite_url
         assert all(m >= 0 for m in margins) and any(m > 0 for m in margins)
         assert s.scalar(select(func.count()).select_from(Candidate)) == 2 * N_RECORDS
 
-    report = _cli("quality", "--project", "hh")["reward_model_agreement"]
+    report = cli_json("quality", "--project", "hh")["reward_model_agreement"]
     assert report["reward_model"] == str((tmp_path / "rm").resolve())
     test = report["imported"]["test"]  # HH-RLHF's preferences came in as imported rankings
     assert test["pairs"] == test_prompts and 0 <= test["agree"] <= test["pairs"] - test["score_ties"]

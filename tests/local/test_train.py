@@ -6,8 +6,6 @@ The base model is the tiny random Llama of tests/local/tiny.py; each run is a re
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from labeler.services.generate import GenerationRequest, run_generation
 from labeler.services.train import TrainRequest, start_training
 from tests.exports.trl_helpers import HH_SAMPLE, IN_CI, demonstration_rows, hh_records, ranking_rows
 from tests.factories import make_project
+from tests.local.jobs import cli_json, wait_for_job
 from tests.local.tiny import require
 from tests.services.queue_data import add_prompts
 
@@ -56,29 +55,15 @@ def _export(tmp_path: Path, fmt: str, rows) -> Path:
     return out
 
 
-def _cli(*args: str) -> dict:
-    result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def _wait(job: int, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = _cli("train", "status", str(job))
-        if data["status"] in ("succeeded", "failed", "cancelled"):
-            return data
-        time.sleep(1)
-    raise AssertionError(f"job {job} still running after {timeout} s")
 
 
 def test_sft_runs_as_a_recorded_job_and_its_losses_are_read_back(sqlite_url, tiny_model, records, tmp_path):
     export = _export(tmp_path, "sft-messages", demonstration_rows(records))
     model = tiny_model.removeprefix("local:")
-    started = _cli("train", "sft", "--export", str(export), "--base-model", model, "--max-steps", "3",
+    started = cli_json("train", "sft", "--export", str(export), "--base-model", model, "--max-steps", "3",
                    "--batch-size", "2", "--max-length", "128", "--out", str(tmp_path / "sft-model"))
     assert started["status"] == "running" and started["provider"] == "local" and started["method"] == "sft"
-    done = _wait(started["id"])
+    done = wait_for_job(started["id"])
     assert done["status"] == "succeeded", Path(done["log"]).read_text()
     assert done["step"] == 3 and len(done["loss_curve"]) >= 3
     assert all("train_loss" in p for p in done["loss_curve"] if "valid_loss" not in p)
@@ -99,9 +84,9 @@ def test_sft_runs_as_a_recorded_job_and_its_losses_are_read_back(sqlite_url, tin
 @pytest.mark.parametrize("kind,fmt", [("reward", "pairs"), ("dpo", "pairs"), ("kto", "kto")])
 def test_preference_trainers_run_on_their_exports(sqlite_url, tiny_model, records, tmp_path, kind, fmt):
     export = _export(tmp_path, fmt, ranking_rows(records))
-    started = _cli("train", kind, "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
+    started = cli_json("train", kind, "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
                    "--max-steps", "2", "--batch-size", "2", "--max-length", "128")
-    done = _wait(started["id"])
+    done = wait_for_job(started["id"])
     assert done["status"] == "succeeded", Path(done["log"]).read_text()
     assert done["step"] == 2 and done["loss_curve"] and Path(done["fine_tuned_model"], "config.json").is_file()
 
@@ -110,9 +95,9 @@ def test_lora_trains_adapters_and_writes_a_plain_model_that_generates(sqlite_url
     require("peft")
     export = _export(tmp_path, "sft-messages", demonstration_rows(records))
     base = tiny_model.removeprefix("local:")
-    started = _cli("train", "sft", "--export", str(export), "--base-model", base, "--max-steps", "2",
+    started = cli_json("train", "sft", "--export", str(export), "--base-model", base, "--max-steps", "2",
                    "--batch-size", "2", "--max-length", "128", "--lora", "--out", str(tmp_path / "lora-model"))
-    done = _wait(started["id"])
+    done = wait_for_job(started["id"])
     assert done["status"] == "succeeded", Path(done["log"]).read_text()
     folder = Path(done["fine_tuned_model"])
     assert (folder / "config.json").is_file() and not (folder / "adapter_config.json").exists()  # merged
@@ -130,13 +115,13 @@ def test_lora_trains_adapters_and_writes_a_plain_model_that_generates(sqlite_url
 
 def test_cancel_stops_a_run_and_records_it(sqlite_url, tiny_model, records, tmp_path):
     export = _export(tmp_path, "sft-messages", demonstration_rows(records))
-    started = _cli("train", "sft", "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
+    started = cli_json("train", "sft", "--export", str(export), "--base-model", tiny_model.removeprefix("local:"),
                    "--epochs", "1000", "--batch-size", "1", "--max-length", "128")
-    cancelled = _cli("train", "cancel", str(started["id"]))
+    cancelled = cli_json("train", "cancel", str(started["id"]))
     assert cancelled["status"] == "cancelled"
     with session_scope(write=False) as s:
         assert s.get(FinetuneJob, started["id"]).status == "cancelled"
-    assert _cli("train", "status", str(started["id"]))["status"] == "cancelled"
+    assert cli_json("train", "status", str(started["id"]))["status"] == "cancelled"
     result = runner.invoke(app, ["train", "cancel", str(started["id"])])
     assert result.exit_code == 1 and "already cancelled" in result.output
 
