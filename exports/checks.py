@@ -194,14 +194,15 @@ def _fast_pair(rec: dict[str, Any], v: Sink) -> int | None:
     if group != state.get("group"):
         _group(group, v)
         state["texts"] = {}
-    # A candidate is in K-1 pairs of its group: measure each text once. Keyed by the object, which
-    # the group's records keep alive, so an id cannot be reused while the memo holds it.
+    # A candidate is in K-1 pairs of its group: measure each text once. Keyed by the text itself,
+    # not its id(): a record's strings may die once it is written, and a reused id gave another
+    # text's count (token statistics that changed from run to run).
     texts = state.setdefault("texts", {})
-    ctok, rtok = texts.get(id(ct)), texts.get(id(rt))
+    ctok, rtok = texts.get(ct), texts.get(rt)
     if ctok is None:
-        ctok = texts[id(ct)] = approx_tokens(ct) if has_text(ct) else -1
+        ctok = texts[ct] = approx_tokens(ct) if has_text(ct) else -1
     if rtok is None:
-        rtok = texts[id(rt)] = approx_tokens(rt) if has_text(rt) else -1
+        rtok = texts[rt] = approx_tokens(rt) if has_text(rt) else -1
     if ctok < 0 or rtok < 0:  # blank text: the full checks report it
         return None
     return cache[1] + PER_MESSAGE + max(ctok, rtok) + PER_EXAMPLE

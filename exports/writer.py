@@ -31,6 +31,7 @@ import orjson
 from exports.card import dataset_card
 from exports.errors import ExportError, InvalidExport
 from exports.formats import get_format, manifest_options
+from exports.offload import ValidationWorker, offload_after
 from exports.rows import SPLITS, timestamp
 from exports.validate import Report, Validator
 
@@ -49,23 +50,41 @@ class ExportResult:
 
 
 class _SplitFile:
-    """One split's temporary JSONL file, its running sha256, size and count, and its validator."""
+    """One split's temporary JSONL file, its running sha256, size and count, and who validates it:
+    `validator` in this process, or `worker` (a second process) once the export is big."""
 
     def __init__(self, folder: Path, split: str, validator: Validator | None):
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{split}.", suffix=".jsonl.tmp")
         self.tmp = Path(name)
         self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.split = split
         self.validator = validator
+        self.worker: ValidationWorker | None = None
         # A bytearray, not a list of lines: orjson's bytes objects keep ~4 KiB of capacity each.
         self.buf = bytearray()
         self.bytes = self.records = 0
-        self.sha = hashlib.sha256()
+        self.sha = hashlib.sha256()  # until a worker takes the split over
+        self.digest: str | None = None  # the worker's, once it has finished
+
+    def hand_over(self, worker: ValidationWorker) -> None:
+        """From now on the worker validates this split (the buffered lines were validated here)."""
+        if self.validator is not None:
+            self.flush()
+            self.file.flush()  # the worker reads what was written so far to hash it
+            worker.take(self.split, self.validator, self.tmp, self.bytes)
+            self.validator, self.worker = None, worker
 
     def flush(self) -> None:
-        self.sha.update(self.buf)
+        if self.worker is None:
+            self.sha.update(self.buf)
+        elif self.buf:
+            self.worker.lines(self.split, self.buf)
         self.file.write(self.buf)
         self.bytes += len(self.buf)
         del self.buf[:]
+
+    def sha256(self) -> str:
+        return self.digest or self.sha.hexdigest()
 
     def close(self) -> None:
         if not self.file.closed:
@@ -167,7 +186,8 @@ def write_records(
         if not files:
             raise ExportError(f"no rows match: the `{fmt.name}` export would be empty; nothing was written")
         splits = sorted(files, key=_split_order)
-        reports = {s: files[s].validator.finish(size=files[s].bytes) for s in splits if files[s].validator}
+        reports = _reports(files)
+        reports = {s: reports[s] for s in splits if s in reports}
         if validate and fmt.validator.openai and "train" not in files:  # OpenAI needs a training file
             reports["train"] = Validator(fmt.name, name="train.jsonl", target_model=target_model).finish()
         if any(not r.ok for r in reports.values()):
@@ -200,6 +220,8 @@ def write_records(
         for f in files.values():
             if not f.file.closed:
                 f.file.close()
+            if f.worker is not None:
+                f.worker.close()
         for tmp in temps:
             tmp.unlink(missing_ok=True)
         _remove_if_empty(folder, created)
@@ -243,7 +265,13 @@ def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _
     """The hot loop: serialize, buffer, validate; opens a split's file on its first record."""
     dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     n = 0
+    worker: ValidationWorker | None = None
+    offload_at = offload_after() if validate else None
     for split, rec in records:
+        if n == offload_at:
+            worker = ValidationWorker()
+            for each in files.values():
+                each.hand_over(worker)
         f = files.get(split)
         if f is None:
             if not isinstance(split, str) or not _SPLIT_NAME.match(split):
@@ -253,6 +281,8 @@ def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _
                           separator=options.get("separator"), stop=options.get("stop")) if validate else None
             files[split] = f = _SplitFile(folder, split, v)
             temps.append(f.tmp)
+            if worker is not None:
+                f.hand_over(worker)
         f.buf += dumps(rec, option=opt)
         f.records += 1
         if len(f.buf) >= BUFFER_BYTES:
@@ -268,12 +298,24 @@ def _stream(folder: Path, records: Iterable[tuple[str, Any]], files: dict[str, _
         progress(n)
 
 
+def _reports(files: dict[str, _SplitFile]) -> dict[str, Report]:
+    """Each validated split's report, from this process or from the validation worker."""
+    reports = {s: f.validator.finish(size=f.bytes) for s, f in files.items() if f.validator is not None}
+    worker = next((f.worker for f in files.values() if f.worker is not None), None)
+    if worker is not None:
+        remote, digests = worker.finish({s: f.bytes for s, f in files.items() if f.worker is not None})
+        reports |= remote
+        for split, digest in digests.items():
+            files[split].digest = digest
+    return reports
+
+
 def _stage(folder: Path, files: dict[str, _SplitFile], splits: list[str], parquet: bool,
            temps: list[Path]) -> tuple[list[tuple[Path, str]], list[dict[str, Any]]]:
     """The temporary files to rename and their manifest entries (Parquet converted here)."""
     staged = [(files[s].tmp, f"{s}.jsonl") for s in splits]
     entries = [{"path": f"{s}.jsonl", "split": s, "kind": "jsonl", "records": files[s].records,
-                "bytes": files[s].bytes, "sha256": files[s].sha.hexdigest()} for s in splits]
+                "bytes": files[s].bytes, "sha256": files[s].sha256()} for s in splits]
     if parquet:
         from exports.parquet import jsonl_to_parquet
 

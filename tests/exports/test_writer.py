@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,3 +192,47 @@ def test_memory_stays_flat_as_the_rows_grow(tmp_path):
     small = _peak_bytes(1_000, tmp_path / "small")
     large = _peak_bytes(8_000, tmp_path / "large")  # 8x the rows: 48,000 pairs
     assert large < small * 1.5 + 2_000_000, (small, large)
+
+
+# --- large exports: validation in a second process ---------------------------------------------
+
+def _in_process_only(monkeypatch):
+    monkeypatch.setattr("exports.writer.offload_after", lambda: None)
+
+
+def _offload_early(monkeypatch, after=300):
+    monkeypatch.setattr("exports.writer.offload_after", lambda: after)
+
+
+def test_the_validation_worker_reports_what_in_process_validation_does(tmp_path, monkeypatch):
+    _in_process_only(monkeypatch)
+    here = _export(tmp_path / "here", generated_rows(400))
+    _offload_early(monkeypatch)
+    there = _export(tmp_path / "there", generated_rows(400))
+    assert there.manifest["validation"] == here.manifest["validation"]
+    assert there.manifest["validation"]["train"]["stats"]["examples"] == 200 * 6
+    assert there.manifest["files"] == here.manifest["files"]  # the same bytes written
+    assert multiprocessing.active_children() == []
+
+
+def test_faults_found_by_the_worker_name_their_line(tmp_path, monkeypatch):
+    good = [("train", {"prompt": f"q{i}", "chosen": "a", "rejected": "b"}) for i in range(500)]
+    bad = [("train", {"prompt": "q", "chosen": "same", "rejected": "same"})]
+    new_split = [("test", {"prompt": "t", "chosen": "c", "rejected": "c"})]  # opened after the hand-over
+    records = good + bad + good + new_split
+    _offload_early(monkeypatch)
+    with pytest.raises(InvalidExport) as caught:
+        write_records(tmp_path, records, format="pairs", labeler_version=VERSION)
+    text = str(caught.value)
+    assert "line 501 of train.jsonl: field `rejected`: same as `chosen`" in text
+    assert "line 1 of test.jsonl: field `rejected`: same as `chosen`" in text
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+
+def test_a_failure_after_the_hand_over_stops_the_worker_and_leaves_nothing(tmp_path, monkeypatch):
+    _offload_early(monkeypatch)
+    with pytest.raises(RuntimeError, match="went away"):
+        _export(tmp_path, generated_rows(1000, fail_at=600))
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
