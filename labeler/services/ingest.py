@@ -183,6 +183,9 @@ def _quiet_gc() -> Iterator[None]:
     One collection of the youngest generation afterwards catches anything cyclic made meanwhile, in
     any thread: with the collector off, everything allocated since is still in generation 0, so a full
     collection (half a second in a big process such as the app, for every small import) is not needed.
+    The same young collection after each stored batch (`_stream`) frees the little cyclic garbage a
+    batch leaves (about 90 bytes a record, from the store's per-statement objects), which otherwise
+    grew an import of 1,000,000 ranked prompts by 120 MB; it costs milliseconds a batch.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -244,6 +247,7 @@ def _stream(run: _Run, items: Iterable[list[Item]], rejects: _RejectsFile | None
         records += len(ready)
         if ready and not run.errors:  # once failing: keep checking the file, stop writing
             _flush(run, ready)
+            gc.collect(0)  # the batch's cyclic garbage (see _quiet_gc): the memory stays flat
         if progress and batch:
             progress(batch[-1].line)
     run.report.records, run.report.rejected = records, rejected
