@@ -37,7 +37,7 @@ from labeler.readers.records import Reject
 from labeler.readers.records import notice_label as notice_label  # for the CLI's and the app's reports
 from labeler.readers.source import check_file
 from labeler.services.actors import Actor, require_admin
-from labeler.services.bulk import bound_now, write_rows
+from labeler.services.bulk import PlannerStats, bound_now, write_rows
 from labeler.services.events import record_event
 from labeler.services.ingest_labels import store_labels
 from labeler.services.projects import get_project_or_raise, settings_of
@@ -102,6 +102,7 @@ class _Run:
     pii: Counter = field(default_factory=Counter)
     seen: BloomFilter = field(default_factory=lambda: BloomFilter(MIN_FILTER_BITS_LOG2))  # sized by _prime_filters
     seen_prefix: BloomFilter | None = None  # prefix hashes, when prefix dedup is on
+    stats: PlannerStats = field(default_factory=PlannerStats)
 
 
 def import_file(
@@ -248,6 +249,7 @@ def _stream(run: _Run, items: Iterable[list[Item]], rejects: _RejectsFile | None
         if ready and not run.errors:  # once failing: keep checking the file, stop writing
             _flush(run, ready)
             gc.collect(0)  # the batch's cyclic garbage (see _quiet_gc): the memory stays flat
+            run.stats.grown(run.session, run.report.prompts_added)
         if progress and batch:
             progress(batch[-1].line)
     run.report.records, run.report.rejected = records, rejected
@@ -339,7 +341,7 @@ def _cap_per_user(run: _Run, fresh: list[Prepared]) -> list[Prepared]:
     return kept
 
 
-_PROMPT_COLUMNS = (
+PROMPT_COLUMNS = (
     "project_id", "messages", "source", "external_id", "origin_user", "split", "content_hash",
     "prefix_hash", "meta", "demonstration_count", "ranking_count", "created_at",
 )
@@ -354,7 +356,7 @@ def _insert_prompts(run: _Run, fresh: list[Prepared]) -> None:
          p.phash, p.meta_json, 0, 0, created)
         for p in fresh
     ]
-    write_rows(conn, "prompts", _PROMPT_COLUMNS, rows)
+    write_rows(conn, "prompts", PROMPT_COLUMNS, rows)
     by_split = run.report.by_split
     for p in fresh:
         by_split[p.split] = by_split.get(p.split, 0) + 1

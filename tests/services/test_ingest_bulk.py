@@ -12,14 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from db.models import Candidate, Prompt, Ranking, RankingItem
 from labeler.errors import Invalid
 from labeler.readers.pipeline import PrepareOptions, prepared_batches
 from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
-from labeler.services.ingest import ImportOptions, import_file
+from labeler.services.bulk import PlannerStats, bound_now, write_rows
+from labeler.services.ingest import PROMPT_COLUMNS, ImportOptions, import_file
 from tests.factories import make_project
 from tests.services.test_ingest import counts, run_import
 
@@ -186,3 +187,21 @@ def test_no_cyclic_garbage_piles_up_between_batches(db_url, tmp_path, small_batc
                     progress=lambda _line: found.append(gc.collect(0)))
     assert len(found) > 10  # many batches
     assert max(found[:-1]) == 0, found
+
+
+def test_planner_statistics_count_the_imports_own_rows_on_postgresql(db_url, tmp_path):
+    """During one long import nothing is committed, so autovacuum sees empty tables and the planner
+    scanned every row written so far for each batch's lookup; ANALYZE in the transaction counts them."""
+    make_project("p")
+    stats = PlannerStats(next_at=100)
+    with session_scope() as s:
+        run_rows = [(1, json.dumps([{"role": "user", "content": f"q{i}"}]), "t", None, None, "train", f"h{i:031d}",
+                     None, "{}", 0, 0, bound_now(s.connection())) for i in range(500)]
+        write_rows(s.connection(), "prompts", PROMPT_COLUMNS, run_rows)
+        stats.grown(s, 50)  # below the threshold: nothing
+        assert stats.next_at == 100
+        stats.grown(s, 500)
+        assert stats.next_at == 2000
+        if s.get_bind().dialect.name == "postgresql":
+            tuples = s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'prompts'"))
+            assert tuples == 500
