@@ -162,15 +162,13 @@ def store_preference(actor: Actor, name: str) -> None:
 
 
 def flash(message: str, kind: str = "success") -> None:
-    """A message shown once, on the next run (after `st.rerun()`)."""
-    st.session_state[FLASH_KEY] = (kind, message)
+    """A message shown once, on the next run (after `st.rerun()`), after any flashed before it."""
+    st.session_state[FLASH_KEY] = [*st.session_state.get(FLASH_KEY, []), (kind, message)]
 
 
 def show_flash() -> None:
-    """Show and forget the pending flash message."""
-    pending = st.session_state.pop(FLASH_KEY, None)
-    if pending:
-        kind, message = pending
+    """Show and forget the pending flash messages."""
+    for kind, message in st.session_state.pop(FLASH_KEY, None) or []:
         {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
 
 

@@ -1,4 +1,4 @@
-"""What the two labeling pages share: the project picker, the current lease, time on task.
+"""What the two labeling pages share: the project picker, the current lease, time on task, the skip.
 
 The current lease is kept per page (`"<ns>.assignment"`); each run re-reads it through
 `queue.get_task`, and when it is gone (submitted, skipped, expired) `queue.next_task` leases the next.
@@ -9,12 +9,14 @@ seconds each draft save and the submit report, so each second is sent once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from labeler.app import deps
 from labeler.app.render import show_conversation, show_text
+from labeler.app.scope_control import scope_then
 from labeler.errors import LabelerError, Unavailable
 from labeler.services.actors import Actor
 from labeler.services.gold import my_qualification
@@ -105,18 +107,47 @@ def forget_task(ns: str) -> None:
     st.session_state.pop(f"{ns}.assignment_project", None)
 
 
-def skip_box(actor: Actor, ns: str, task: Task) -> None:
-    """Skip with a reason, tucked away in an expander."""
-    aid = task.assignment_id
-    with st.expander("Skip this task", icon=":material/skip_next:"):
-        reason = st.text_input("Why skip it?", key=f"{ns}.skip_reason.{aid}",
-                               placeholder="e.g. needs expertise I lack, unclear prompt")
-        if st.button("Skip", key=f"{ns}.skip.{aid}"):
-            ok, _ = deps.call(skip_task, actor, aid, reason.strip())
-            if ok:
-                forget_task(ns)
-                deps.flash("Task skipped. Here is the next one.", "info")
-                st.rerun()
+def control_value(key: str, name: str) -> Any:  # noqa: ANN401 - whatever the control sent
+    """The value `name` (submit, skip, draft) that the client-side control `key` sent, read in its callback."""
+    state = st.session_state.get(key)
+    return state.get(name) if hasattr(state, "get") else None
+
+
+def control_callback(ns: str, handle: Callable[[], object]) -> Callable[[], None]:
+    """A control's `on_<value>_change` callback: `handle` the value, and mark it handled for this run.
+
+    A trigger value is still there during the run that follows its callback: without the mark, a
+    submit or skip the service refused would be tried (and its error shown) a second time.
+    """
+    def callback() -> None:
+        st.session_state[f"{ns}.handled"] = True
+        handle()
+
+    return callback
+
+
+def handled_in_callback(ns: str) -> bool:
+    """True when a control callback already handled this run's values (in the browser; AppTest runs none)."""
+    return bool(st.session_state.pop(f"{ns}.handled", False))
+
+
+def on_skip(actor: Actor, ns: str, task: Task, sent: Any) -> bool:  # noqa: ANN401 - whatever the control sent
+    """Skip the task with the reason typed in the control (its scope stored first). True if skipped.
+
+    Both labeling pages' controls send `{"aid", "reason", "scope"?}`; the service refuses a skip
+    without a reason, and its message is shown.
+    """
+    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
+        return False  # a value from a previous task's control (a late event): never applied to this lease
+
+    def skip() -> bool:
+        ok, _ = deps.call(skip_task, actor, task.assignment_id, str(sent.get("reason") or "").strip())
+        if ok:
+            forget_task(ns)
+            deps.flash("Task skipped. Here is the next one.", "info")
+        return ok
+
+    return scope_then(actor, ns, task, sent, "skip", skip)
 
 
 def qualification_note(actor: Actor, project: str) -> None:

@@ -122,25 +122,40 @@ def test_a_trailing_empty_user_turn_is_refused(sqlite_url, tmp_path):
     assert [d.status for d in _demonstrations()] == ["submitted"]
 
 
+def _skip(at, aid: int, reason: str):
+    """Press the editor's Skip task with this reason typed beside it, as its JavaScript sends it."""
+    at.session_state[f"demo.editor.{aid}"] = {"skip": {"aid": aid, "reason": reason}}
+    return at.run()
+
+
 def test_skip_needs_a_reason_then_releases_the_task(sqlite_url, tmp_path):
     at = app_as(_setup(tmp_path))
     aid = _aid(at)
-    at = at.button(key=f"demo.skip.{aid}").click().run()
+    assert not [b for b in at.button if (b.key or "").startswith("demo.skip")]  # the skip is in the editor
+    at = _skip(at, aid, "   ")
     assert errors(at) == [f"a reason is required to skip task `{aid}`"]
-    at.text_input(key=f"demo.skip_reason.{aid}").input("needs a lawyer")
-    at = at.button(key=f"demo.skip.{aid}").click().run()
+    assert _aid(at) == aid
+    at = _skip(at, aid, " needs a lawyer ")
     assert not errors(at)
+    assert "Task skipped. Here is the next one." in [m.value for m in at.info]
     assert _aid(at) != aid
+    assert control_data(at, "editor")["aid"] == _aid(at)  # the next task's editor
     with session_scope(write=False) as s:
         skipped = s.get(Assignment, aid)
         assert (skipped.status, skipped.skip_reason) == ("released", "needs a lawyer")
 
 
+def test_a_late_skip_from_another_lease_is_ignored(sqlite_url, tmp_path):
+    at = app_as(_setup(tmp_path))
+    aid = _aid(at)
+    at.session_state[f"demo.editor.{aid}"] = {"skip": {"aid": aid + 99, "reason": "stray"}}
+    at = at.run()
+    assert not errors(at) and _aid(at) == aid
+
+
 def test_no_tasks_left_says_so(sqlite_url, tmp_path):
     at = app_as(_setup(tmp_path, n_prompts=1))
-    aid = _aid(at)
-    at.text_input(key=f"demo.skip_reason.{aid}").input("pass")
-    at = at.button(key=f"demo.skip.{aid}").click().run()
+    at = _skip(at, _aid(at), "pass")
     assert any("Nothing left to write" in m for m in successes(at))
 
 

@@ -1,4 +1,4 @@
-"""The Rank task as one client-side control, in a real browser: keyboard, ties rule, drag, comment, top.
+"""The Rank task as one client-side control, in a real browser: keyboard, ties rule, drag, comment, top, scope.
 
 Every control press is checked to send nothing to the server (the page's websocket carries no frame
 between the first press and Submit), and what is stored is read back from the database.
@@ -11,10 +11,20 @@ import re
 import pytest
 from sqlalchemy import select
 
-from db.models import Ranking, User
+from db.models import Assignment, Ranking, ScopeLabel, User
 from labeler.services import session_scope
 from tests.app.data import make_task_project
-from tests.e2e.ui import expect, go_to, log_in, rank_control, settled, success_text
+from tests.e2e.ui import (
+    choose_scope,
+    expect,
+    expect_scope,
+    frames_sent,
+    go_to,
+    log_in,
+    rank_control,
+    settled,
+    success_text,
+)
 from tests.factories import make_user
 
 USERS = ("kira", "tess", "drew", "cleo", "milo")
@@ -26,6 +36,9 @@ def _data(app_database, tmp_path_factory):
     for name in USERS:
         make_user(name)
         make_task_project(tmp, f"rk-{name}", (name,), n_prompts=3, k=4, task_kinds=["ranking"], k_min=4, k_max=4)
+    make_user("sage")
+    make_task_project(tmp, "rk-sage", ("sage",), n_prompts=3, k=4, task_kinds=["ranking"], k_min=4, k_max=4,
+                      scope_labels=True, scope_reasons=["unsafe", "medical"])
 
 
 def _submitted(username: str) -> list[Ranking]:
@@ -37,16 +50,19 @@ def _submitted(username: str) -> list[Ranking]:
         return list(rankings)
 
 
-def _frames_sent(page) -> list[str]:
-    """Every websocket frame the page sends to the server from now on (listening from the start)."""
-    sent: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-    return sent
+def _votes(username: str) -> list[tuple[int, str, str | None]]:
+    """The scope votes `username` gave: (assignment of that prompt to them, label, reason)."""
+    with session_scope(write=False) as s:
+        return [tuple(r) for r in s.execute(
+            select(Assignment.id, ScopeLabel.label, ScopeLabel.reason)
+            .join(User, User.id == ScopeLabel.user_id)
+            .join(Assignment, (Assignment.prompt_id == ScopeLabel.prompt_id) & (Assignment.user_id == User.id))
+            .where(User.username == username))]
 
 
 def test_a_four_way_ranking_with_the_keyboard_alone_keeps_the_comment(new_page):
     page = new_page()
-    sent = _frames_sent(page)
+    sent = frames_sent(page)
     go_to(log_in(page, "kira"), "Rank")
     control = rank_control(page)
     expect(control).to_be_focused()
@@ -134,3 +150,26 @@ def test_skip_from_the_control_loads_the_next_task(new_page):
     control.get_by_role("button", name="Skip task").click()
     expect(page.get_by_text("Task skipped. Here is the next one.")).to_be_visible()
     expect(page.get_by_test_id("stChatMessage").first).not_to_have_text(first)
+
+
+def test_the_scope_choice_costs_no_server_run_survives_a_reload_and_goes_with_the_submit(new_page):
+    page = new_page()
+    sent = frames_sent(page)
+    go_to(log_in(page, "sage"), "Rank")
+    control = rank_control(page)
+    expect(control.get_by_label("Reason (optional)")).to_be_hidden()  # only for off-limits
+    before = len(sent)
+    choose_scope(control, "Off-limits", "medical")
+    expect(control.get_by_label("Reason (optional)")).to_have_value("medical")
+    assert len(sent) == before, "a scope choice reached the server"
+    page.reload()
+    settled(page)
+    control = rank_control(page)
+    expect_scope(control, "Off-limits", "medical")
+    assert _votes("sage") == []  # kept in the tab until the submit
+    for label, rank in zip("ABCD", "1234", strict=True):
+        control.get_by_role("radiogroup", name=f"Rank of {label}").get_by_role("radio", name=rank, exact=True).click()
+    control.get_by_role("button", name="Submit ranking").click()
+    success_text(page, "Ranking #")
+    [ranking] = _submitted("sage")
+    assert _votes("sage") == [(ranking.assignment_id, "off-limits", "medical")]

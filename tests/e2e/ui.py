@@ -79,3 +79,37 @@ def rank_control(page: Page):  # noqa: ANN201 - a Locator
     control = page.locator(".rank-root")
     expect(control).to_have_count(1)
     return control
+
+
+def frames_sent(page: Page) -> list[str]:
+    """Every websocket frame the page sends to the server from now on (call it before the page loads)."""
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    return sent
+
+
+SCOPE_QUESTION = "Should the assistant answer this prompt?"
+
+
+def choose_scope(control, label: str, reason: str | None = None) -> None:  # noqa: ANN001 - a Locator
+    """Choose answerable / off-limits (and a reason) in the scope question a control draws."""
+    question = control.get_by_role("radiogroup", name=SCOPE_QUESTION)
+    question.get_by_role("radio", name=label, exact=True).click()
+    expect(question.get_by_role("radio", name=label, exact=True)).to_have_attribute("aria-checked", "true")
+    if reason is not None:
+        control.get_by_label("Reason (optional)").select_option(reason)
+
+
+def expect_scope(control, label: str, reason: str = "") -> None:  # noqa: ANN001 - a Locator
+    """The scope question shows `label` chosen (and `reason`, for off-limits)."""
+    question = control.get_by_role("radiogroup", name=SCOPE_QUESTION)
+    expect(question.get_by_role("radio", name=label, exact=True)).to_have_attribute("aria-checked", "true")
+    if reason:
+        expect(control.get_by_label("Reason (optional)")).to_have_value(reason)
+
+
+def editor_control(page: Page):  # noqa: ANN201 - a Locator
+    """The Demonstrate editor's client-side control of the latest run (waits until it is on the page)."""
+    control = page.locator(".editor-root")
+    expect(control).to_have_count(1)
+    return control

@@ -1,6 +1,9 @@
 // The Demonstrate editor as one client-side control: the turns the labeler writes, saved as a draft
 // at most DEBOUNCE_MS after the last keystroke (a state value: one server run per pause, never per
-// key), Ctrl+Enter submits whatever box has focus (a trigger value carrying the text just typed).
+// key), Ctrl+Enter submits whatever box has focus (a trigger value carrying the text just typed),
+// Skip task sends the reason typed beside it (a trigger value). The scope question (scopeBlock, from
+// scope.js, prepended to this module) is kept in sessionStorage under the lease and travels with the
+// draft, the submit and the skip: choosing costs no server run.
 const DEBOUNCE_MS = 800;
 
 function el(tag, attrs = {}, ...children) {
@@ -27,13 +30,14 @@ export default function (component) {
   root.dataset.version = version;
   root.dataset.aid = String(data.aid);
   let timer = null;
+  const scope = scopeBlock(data);
   const status = el("span", { class: "editor-status", role: "status", "aria-live": "polite" });
   const boxes = el("div", { class: "editor-turns" });
   const turns = () => [...boxes.querySelectorAll("textarea")].map((box, i) => ({ role: role(i), content: box.value }));
   const saveNow = () => {
     clearTimeout(timer);
     timer = null;
-    setStateValue("draft", { aid: data.aid, turns: turns() });
+    setStateValue("draft", scope.attach({ aid: data.aid, turns: turns() }));
     status.textContent = "Draft saved";
   };
   const changed = () => {
@@ -73,10 +77,18 @@ export default function (component) {
   function send() {
     clearTimeout(timer);
     timer = null;
-    setTriggerValue("submit", { aid: data.aid, turns: turns() });
+    setTriggerValue("submit", scope.attach({ aid: data.aid, turns: turns() }));
   }
-  root.replaceChildren(boxes, el("div", { class: "editor-actions" }, add, remove),
-    el("div", { class: "editor-actions" }, submit, el("span", { class: "hint", text: "Ctrl+Enter" }), status));
+  const skipReason = el("input", { type: "text", class: "skip-reason", "aria-label": "Why skip it?",
+    placeholder: "Why skip it? e.g. needs expertise I lack, unclear prompt" });
+  const skip = el("button", { type: "button", class: "editor-skip", text: "Skip task", onclick: () => {
+    clearTimeout(timer);  // the task goes back to the queue: its pending draft is not needed
+    timer = null;
+    setTriggerValue("skip", scope.attach({ aid: data.aid, reason: skipReason.value }));
+  } });
+  root.replaceChildren(...(scope.node ? [scope.node] : []), boxes, el("div", { class: "editor-actions" }, add, remove),
+    el("div", { class: "editor-actions" }, submit, el("span", { class: "hint", text: "Ctrl+Enter" }), status,
+      skipReason, skip));
   root.onkeydown = (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); e.stopPropagation(); send(); }
   };

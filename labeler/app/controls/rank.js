@@ -1,6 +1,7 @@
-// The Rank task as one client-side control: ranks, scores, flags, order strip, comment, skip.
+// The Rank task as one client-side control: ranks, scores, flags, order strip, comment, scope, skip.
 // Nothing here talks to the server except Submit and Skip (trigger values); the work in progress
-// lives in sessionStorage under the lease, so a rerun, a page switch or a reload keeps it.
+// lives in sessionStorage under the lease, so a rerun, a page switch or a reload keeps it. The scope
+// question (scopeBlock) comes from scope.js, prepended to this module.
 const STORE = (aid) => `labeler.rank.${aid}`;
 
 function load(data) {
@@ -76,6 +77,7 @@ export default function (component) {
   root.dataset.markdown = String(data.markdown);
   const k = data.candidates.length, L = data.candidates.map((c) => c.label);
   const state = load(data);
+  const scope = scopeBlock(data);
   let pendingFlag = false;
   const save = () => sessionStorage.setItem(STORE(data.aid), JSON.stringify(state));
 
@@ -168,14 +170,14 @@ export default function (component) {
     if (!check(state, data).ok) return;  // the page says why; a second press is harmless (same lease)
     state.comment = comment.value;
     save();
-    setTriggerValue("submit", { ranks: state.ranks, likert: state.likert, flags: state.flags, none: state.none,
-                                comment: comment.value, aid: data.aid });
+    setTriggerValue("submit", scope.attach({ ranks: state.ranks, likert: state.likert, flags: state.flags, none: state.none,
+                                             comment: comment.value, aid: data.aid }));
   }
 
   const skipReason = el("input", { type: "text", class: "skip-reason", "aria-label": "Why skip it?",
     placeholder: "Why skip it? e.g. needs expertise I lack" });
   const skip = el("button", { type: "button", class: "rank-skip", text: "Skip task", onclick: () => {
-    setTriggerValue("skip", { reason: skipReason.value, aid: data.aid });
+    setTriggerValue("skip", scope.attach({ reason: skipReason.value, aid: data.aid }));
   } });
 
   const keys = el("details", { class: "rank-keys" }, el("summary", { text: "Keyboard" }),
@@ -194,6 +196,7 @@ export default function (component) {
   root.replaceChildren(
     el("div", { class: "rank-bar" }, el("strong", { text: `${k} replies` }), el("span", { class: "rule", text: tiesRule }), layout),
     keys,
+    ...(scope.node ? [scope.node] : []),
     el("div", { class: "rank-cards" }, ...cards),
     el("div", { class: "rank-foot" },
       el("div", { class: "rank-order-row" }, orderText, order),
@@ -205,7 +208,7 @@ export default function (component) {
   update();
 
   root.onkeydown = (e) => {
-    const inText = e.target === comment || e.target === skipReason;
+    const inText = e.target === comment || e.target === skipReason || e.target.tagName === "SELECT";  // the scope reason
     if ((e.ctrlKey || e.metaKey) && (e.key === "Enter" || e.key.toLowerCase() === "s")) {
       e.preventDefault(); e.stopPropagation(); send(); return;
     }

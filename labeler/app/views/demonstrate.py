@@ -9,6 +9,9 @@ Design constraints:
 - Turns alternate: assistant, then optional (user, assistant) pairs the labeler adds.
 - The page replaces the editor's text only on purpose (first show, a model suggestion): it then
   bumps the revision it sends, and the control takes the new text; otherwise the boxes stay as typed.
+- Skip (with a reason) and the scope question (when the project collects it) are in the control too:
+  choosing a scope costs no server run; it arrives with the next draft, the submit or the skip and
+  is stored first (`scope_control`); a problem with it never stops the demonstration.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import streamlit as st
 
 from labeler.app import deps, tasks
 from labeler.app.controls import component
-from labeler.app.scope_control import scope_control
+from labeler.app.scope_control import scope_data, scope_then, store_scope
 from labeler.services.actors import Actor
 from labeler.services.labeling import load_draft, save_draft, submit_demonstration
 from labeler.services.queue import Task
@@ -100,12 +103,6 @@ def _suggest(actor: Actor, task: Task) -> None:
                    "reply you would give. The draft is kept with your demonstration.")
 
 
-def _value(key: str) -> Any:  # noqa: ANN401 - whatever the control sent
-    """The submit value the editor `key` sent, read in its callback."""
-    state = st.session_state.get(key)
-    return state.get("submit") if hasattr(state, "get") else None
-
-
 def _sent_turns(task: Task, value: Any) -> list[dict] | None:
     """The turns in a value the control sent for this lease (None for another lease's late value)."""
     if not isinstance(value, dict) or value.get("aid") != task.assignment_id:
@@ -114,10 +111,30 @@ def _sent_turns(task: Task, value: Any) -> list[dict] | None:
     return turns if isinstance(turns, list) else None
 
 
-def on_submit(actor: Actor, task: Task, turns: list[dict] | None) -> bool:
-    """Store the demonstration; on success forget the lease (the run then shows the next task)."""
+def on_draft(actor: Actor, task: Task, sent: Any) -> None:  # noqa: ANN401 - whatever the control sent
+    """Store a draft the editor sent for this lease: its scope (when new), then its turns (when changed)."""
+    turns = _sent_turns(task, sent)
+    if turns is None:
+        return
+    problem = store_scope(actor, NS, task, sent, "draft")
+    if problem:
+        st.error(problem)
+    save(actor, task, turns)
+
+
+def on_submit(actor: Actor, task: Task, sent: Any) -> bool:  # noqa: ANN401 - whatever the control sent
+    """Store the scope the editor sent, then the demonstration. True if the demonstration was stored.
+
+    On success the lease is forgotten: the run then shows the next task.
+    """
+    turns = _sent_turns(task, sent)
     if turns is None:
         return False
+    return scope_then(actor, NS, task, sent, "submit", lambda: _submit(actor, task, turns))
+
+
+def _submit(actor: Actor, task: Task, turns: list[dict]) -> bool:
+    """Store the demonstration. True if stored."""
     aid = task.assignment_id
     seconds = tasks.seconds_since_counted(NS, task)
     suggestion = st.session_state.get(_suggestion_key(aid))
@@ -131,6 +148,7 @@ def on_submit(actor: Actor, task: Task, turns: list[dict] | None) -> bool:
 
 def render_demonstrate() -> None:
     """The page: pick a project, read the conversation, write the reply, submit or skip."""
+    handled = tasks.handled_in_callback(NS)  # read first: the page may end before the control
     opened = tasks.open_task(NS, "Demonstrate", "demonstration",
                              "Nothing left to write in this project for you. Thank you!", "Conversation so far")
     if opened is None:
@@ -142,19 +160,20 @@ def render_demonstrate() -> None:
     _load_editor(actor, task)
     _suggest(actor, task)
     key = f"{NS}.editor.{aid}"
-    # The submit callback stores it before the next run draws the page (one run to the next task);
-    # where no callback ran (AppTest), the value is handled below.
-    result = component("editor")(key=key,
-                                 data={"aid": aid, "turns": editor_turns(aid), "rev": st.session_state[_rev_key(aid)]},
-                                 on_draft_change=lambda: None,
-                                 on_submit_change=lambda: on_submit(actor, task, _sent_turns(task, _value(key))))
-    if on_submit(actor, task, _sent_turns(task, result.submit)):
+    data: dict[str, Any] = {"aid": aid, "turns": editor_turns(aid), "rev": st.session_state[_rev_key(aid)]}
+    scope = scope_data(actor, NS, task)
+    if scope is not None:
+        data["scope"] = scope
+    # The submit and skip callbacks store them before the next run draws the page (one run to the next
+    # task); where no callback ran (AppTest), the values are handled below.
+    result = component("editor")(
+        key=key, data=data, on_draft_change=lambda: None,
+        on_submit_change=tasks.control_callback(NS, lambda: on_submit(actor, task, tasks.control_value(key, "submit"))),
+        on_skip_change=tasks.control_callback(NS, lambda: tasks.on_skip(actor, NS, task,
+                                                                        tasks.control_value(key, "skip"))))
+    if not handled and (on_submit(actor, task, result.submit) or tasks.on_skip(actor, NS, task, result.skip)):
         st.rerun()
-    draft = _sent_turns(task, result.draft)
-    if draft is not None:
-        save(actor, task, draft)
-    scope_control(actor, NS, task)
-    tasks.skip_box(actor, NS, task)
+    on_draft(actor, task, result.draft)
 
 
 render_demonstrate()

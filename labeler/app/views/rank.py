@@ -10,6 +10,8 @@ Design constraints:
 - The control shows the ties rule (standard competition ranking, 1, 1, 3) and keeps Submit off
   until the ranks follow it; the service still checks every rule, and its refusal is shown as is.
 - After a submit the next task loads at once, scrolled to the top.
+- The scope question, when the project collects it, is drawn by the control too and arrives with
+  Submit or Skip; it is stored first (`scope_control`), and a problem with it never stops the ranking.
 """
 
 from __future__ import annotations
@@ -21,19 +23,19 @@ import streamlit as st
 from labeler.app import deps, tasks
 from labeler.app.controls import component
 from labeler.app.render import flag_label, markdown_html, markdown_preferred
-from labeler.app.scope_control import scope_control
+from labeler.app.scope_control import scope_data, scope_then
 from labeler.errors import Invalid
 from labeler.services.actors import Actor
 from labeler.services.labeling import ItemSubmission, RankingSubmission, submit_ranking
-from labeler.services.queue import Task, skip_task
+from labeler.services.queue import Task
 
 NS = "rank"
 
 
-def control_data(task: Task, markdown: bool) -> dict[str, Any]:
-    """What the control renders: the candidates in the stored order and the project's scales."""
+def control_data(task: Task, markdown: bool, scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the control renders: the candidates in the stored order, the project's scales, the scope question."""
     settings = task.settings
-    return {
+    data: dict[str, Any] = {
         "aid": task.assignment_id,
         "candidates": [{"label": c.label, "text": c.text, "html": markdown_html(c.text) if markdown else None}
                        for c in task.candidates],
@@ -42,6 +44,9 @@ def control_data(task: Task, markdown: bool) -> dict[str, Any]:
         "ties": settings.ties_allowed,
         "markdown": markdown,
     }
+    if scope is not None:
+        data["scope"] = scope
+    return data
 
 
 def submission(task: Task, sent: dict[str, Any], seconds: float) -> RankingSubmission:
@@ -57,9 +62,17 @@ def submission(task: Task, sent: dict[str, Any], seconds: float) -> RankingSubmi
 
 
 def on_submit(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
-    """Store the ranking; on success forget the lease (the run then shows the next task). True if stored."""
+    """Store the scope the control sent, then the ranking. True if the ranking was stored.
+
+    On success the lease is forgotten: the run then shows the next task.
+    """
     if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
         return False  # a value from a previous task's control (a late event): never stored on this lease
+    return scope_then(actor, NS, task, sent, "submit", lambda: _submit(actor, task, sent))
+
+
+def _submit(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
+    """Store the ranking the control sent. True if stored."""
     try:
         sub = submission(task, sent, tasks.seconds_since_counted(NS, task))
     except Invalid as e:
@@ -72,39 +85,25 @@ def on_submit(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
     return ok
 
 
-def on_skip(actor: Actor, task: Task, sent: dict[str, Any]) -> bool:
-    """Skip the task with the reason typed in the control. True if skipped."""
-    if not isinstance(sent, dict) or sent.get("aid") != task.assignment_id:
-        return False
-    ok, _ = deps.call(skip_task, actor, task.assignment_id, str(sent.get("reason") or "").strip())
-    if ok:
-        tasks.forget_task(NS)
-        deps.flash("Task skipped. Here is the next one.", "info")
-    return ok
-
-
 def render_rank() -> None:
     """The page: pick a project, read the prompt and candidates, rank, rate, flag, submit or skip."""
+    handled = tasks.handled_in_callback(NS)  # read first: the page may end before the control
     opened = tasks.open_task(NS, "Rank", "ranking", "Nothing left to rank in this project for you. Thank you!",
                              "Prompt")
     if opened is None:
         return
     actor, task = opened
-    scope_control(actor, NS, task)
     key = f"{NS}.control.{task.assignment_id}"
     # In the browser the callbacks store a submit or skip before the next run draws the page, so that
     # one run shows the next task; where no callback ran (AppTest), the values are handled below.
-    result = component("rank")(key=key, data=control_data(task, markdown_preferred()),
-                               on_submit_change=lambda: on_submit(actor, task, _value(key, "submit")),
-                               on_skip_change=lambda: on_skip(actor, task, _value(key, "skip")))
-    if on_submit(actor, task, result.submit) or on_skip(actor, task, result.skip):
+    data = control_data(task, markdown_preferred(), scope_data(actor, NS, task))
+    result = component("rank")(
+        key=key, data=data,
+        on_submit_change=tasks.control_callback(NS, lambda: on_submit(actor, task, tasks.control_value(key, "submit"))),
+        on_skip_change=tasks.control_callback(NS, lambda: tasks.on_skip(actor, NS, task,
+                                                                        tasks.control_value(key, "skip"))))
+    if not handled and (on_submit(actor, task, result.submit) or tasks.on_skip(actor, NS, task, result.skip)):
         st.rerun()
-
-
-def _value(key: str, name: str) -> Any:  # noqa: ANN401 - whatever the control sent
-    """A value the control `key` sent, read in its callback."""
-    state = st.session_state.get(key)
-    return state.get(name) if hasattr(state, "get") else None
 
 
 render_rank()
