@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from db.models import Assignment, Demonstration, ScopeLabel, User
+from db.models import Assignment, Demonstration, User
 from labeler.services import session_scope
 from tests.app.data import make_task_project
 from tests.e2e.ui import (
@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     expect_scope,
     frames_sent,
     log_in,
+    scope_votes,
     settled,
     success_text,
 )
@@ -41,16 +42,6 @@ def _demos(username: str, status: str) -> list[Demonstration]:
     with session_scope(write=False) as s:
         return list(s.scalars(select(Demonstration).join(User, User.id == Demonstration.labeler_id)
                               .where(User.username == username, Demonstration.status == status)))
-
-
-def _votes(username: str) -> list[tuple[int, str, str | None]]:
-    """The scope votes `username` gave: (assignment of that prompt to them, label, reason)."""
-    with session_scope(write=False) as s:
-        return [tuple(r) for r in s.execute(
-            select(Assignment.id, ScopeLabel.label, ScopeLabel.reason)
-            .join(User, User.id == ScopeLabel.user_id)
-            .join(Assignment, (Assignment.prompt_id == ScopeLabel.prompt_id) & (Assignment.user_id == User.id))
-            .where(User.username == username))]
 
 
 TEXT = "Line one,\n    indented line two.\n\nA last paragraph with ünïcode."
@@ -104,12 +95,12 @@ def test_the_scope_choice_costs_no_server_run_survives_a_reload_and_goes_with_th
     settled(page)
     editor = editor_control(page)
     expect_scope(editor, "Off-limits", "unsafe")
-    assert _votes("nora") == []  # kept in the tab until a draft, the submit or a skip carries it
+    assert scope_votes("nora") == []  # kept in the tab until a draft, the submit or a skip carries it
     editor.get_by_label("Assistant reply").fill("I cannot help with that.")
     page.keyboard.press("Control+Enter")
     success_text(page, "Demonstration #")
     [demo] = _demos("nora", "submitted")
-    assert _votes("nora") == [(demo.assignment_id, "off-limits", "unsafe")]
+    assert scope_votes("nora") == [(demo.assignment_id, "off-limits", "unsafe")]
 
 
 def test_skip_from_the_editor_needs_a_reason_and_carries_the_scope(new_page):
@@ -131,4 +122,4 @@ def test_skip_from_the_editor_needs_a_reason_and_carries_the_scope(new_page):
             select(Assignment.id, Assignment.status, Assignment.skip_reason).join(User, User.id == Assignment.user_id)
             .where(User.username == "otto", Assignment.skip_reason.is_not(None))).all()
     assert (status, reason) == ("released", "needs a lawyer")
-    assert _votes("otto") == [(aid, "answerable", None)]
+    assert scope_votes("otto") == [(aid, "answerable", None)]

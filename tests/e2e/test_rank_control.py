@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from db.models import Assignment, Ranking, ScopeLabel, User
+from db.models import Ranking, User
 from labeler.services import session_scope
 from tests.app.data import make_task_project
 from tests.e2e.ui import (
@@ -22,6 +22,7 @@ from tests.e2e.ui import (
     go_to,
     log_in,
     rank_control,
+    scope_votes,
     settled,
     success_text,
 )
@@ -48,16 +49,6 @@ def _submitted(username: str) -> list[Ranking]:
         for r in rankings:
             r.items.sort(key=lambda it: it.position)
         return list(rankings)
-
-
-def _votes(username: str) -> list[tuple[int, str, str | None]]:
-    """The scope votes `username` gave: (assignment of that prompt to them, label, reason)."""
-    with session_scope(write=False) as s:
-        return [tuple(r) for r in s.execute(
-            select(Assignment.id, ScopeLabel.label, ScopeLabel.reason)
-            .join(User, User.id == ScopeLabel.user_id)
-            .join(Assignment, (Assignment.prompt_id == ScopeLabel.prompt_id) & (Assignment.user_id == User.id))
-            .where(User.username == username))]
 
 
 def test_a_four_way_ranking_with_the_keyboard_alone_keeps_the_comment(new_page):
@@ -166,10 +157,10 @@ def test_the_scope_choice_costs_no_server_run_survives_a_reload_and_goes_with_th
     settled(page)
     control = rank_control(page)
     expect_scope(control, "Off-limits", "medical")
-    assert _votes("sage") == []  # kept in the tab until the submit
+    assert scope_votes("sage") == []  # kept in the tab until the submit
     for label, rank in zip("ABCD", "1234", strict=True):
         control.get_by_role("radiogroup", name=f"Rank of {label}").get_by_role("radio", name=rank, exact=True).click()
     control.get_by_role("button", name="Submit ranking").click()
     success_text(page, "Ranking #")
     [ranking] = _submitted("sage")
-    assert _votes("sage") == [(ranking.assignment_id, "off-limits", "medical")]
+    assert scope_votes("sage") == [(ranking.assignment_id, "off-limits", "medical")]

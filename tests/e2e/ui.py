@@ -1,11 +1,14 @@
-"""What a labeler does in the browser, as small steps the tests compose."""
+"""What a labeler does in the browser, as small steps the tests compose (and what it left in the store)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from sqlalchemy import select
 
+from db.models import Assignment, ScopeLabel, User
+from labeler.services import session_scope
 from tests.factories import PASSWORD
 
 try:
@@ -113,3 +116,13 @@ def editor_control(page: Page):  # noqa: ANN201 - a Locator
     control = page.locator(".editor-root")
     expect(control).to_have_count(1)
     return control
+
+
+def scope_votes(username: str) -> list[tuple[int, str, str | None]]:
+    """The scope votes `username` gave, from the database: (their assignment of that prompt, label, reason)."""
+    with session_scope(write=False) as s:
+        return [tuple(r) for r in s.execute(
+            select(Assignment.id, ScopeLabel.label, ScopeLabel.reason)
+            .join(User, User.id == ScopeLabel.user_id)
+            .join(Assignment, (Assignment.prompt_id == ScopeLabel.prompt_id) & (Assignment.user_id == User.id))
+            .where(User.username == username))]

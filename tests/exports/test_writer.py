@@ -236,3 +236,21 @@ def test_a_failure_after_the_hand_over_stops_the_worker_and_leaves_nothing(tmp_p
         _export(tmp_path, generated_rows(1000, fail_at=600))
     assert list(tmp_path.iterdir()) == []
     assert multiprocessing.active_children() == []
+
+
+def test_a_validation_worker_that_dies_fails_the_export_clearly_and_leaves_nothing(tmp_path, monkeypatch):
+    from exports.offload import ValidationWorker
+
+    take = ValidationWorker.take
+
+    def take_then_die(self, *args):  # noqa: ANN001, ANN202
+        take(self, *args)
+        self._proc.kill()
+        self._proc.join()
+
+    monkeypatch.setattr(ValidationWorker, "take", take_then_die)
+    _offload_early(monkeypatch)
+    with pytest.raises(ExportError, match="validation process stopped unexpectedly"):
+        _export(tmp_path, generated_rows(2000))
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
