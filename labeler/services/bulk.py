@@ -23,6 +23,7 @@ from db.base import UTCDateTime, utcnow
 # The tables the bulk path writes: their names (and the callers' column tuples) are the only text
 # that goes into the SQL built here; every value goes as a parameter or a COPY row.
 BULK_TABLES = frozenset({"prompts", "candidates", "rankings", "ranking_items", "demonstrations"})
+ANALYZE_BULK_TABLES = "ANALYZE " + ", ".join(sorted(BULK_TABLES))  # fixed names, built once at import
 
 
 def _checked(table: str) -> str:
@@ -96,4 +97,4 @@ class PlannerStats:
         self.next_at = prompts_added * 4
         conn = session.connection()
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"ANALYZE {', '.join(sorted(BULK_TABLES))}")
+            conn.exec_driver_sql(ANALYZE_BULK_TABLES)
