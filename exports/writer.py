@@ -77,10 +77,11 @@ class _SplitFile:
     def flush(self) -> None:
         if self.worker is None:
             self.sha.update(self.buf)
-        elif self.buf:
-            self.worker.lines(self.split, self.buf)
         self.file.write(self.buf)
         self.bytes += len(self.buf)
+        if self.worker is not None and self.buf:
+            self.file.flush()  # the worker reads the lines back from the file
+            self.worker.grew(self.split, self.bytes)
         del self.buf[:]
 
     def sha256(self) -> str:

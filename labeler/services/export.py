@@ -1,9 +1,9 @@
 """Exports: stream rows from the store into the pure formats of `exports/`, and keep a history.
 
 Design constraints:
-- Memory stays flat: rankings are streamed in chunks (`yield_per`) and each chunk's items are
-  fetched with one query, so nothing is ever held whole. Rows come ordered by prompt, so the
-  consensus mode can merge a prompt's rankings as they pass.
+- Memory stays flat: rankings and their items are streamed (`_ranking_groups`), so nothing is
+  ever held whole. Rows come ordered by prompt, so the consensus mode can merge a prompt's
+  rankings as they pass.
 - The writer validates its own output and writes all or nothing; an invalid export raises
   Invalid with the validation report and leaves no file.
 - Every export is recorded (format, filters, counts, sha256 of each file), so it can be reproduced.
@@ -11,7 +11,7 @@ Design constraints:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
@@ -62,8 +62,7 @@ from labeler.services.compare import comparison_of
 from labeler.services.events import record_event
 from labeler.services.projects import get_project_or_raise
 from labeler.services.scope import scope_rows
-
-CHUNK = 2000
+from labeler.services.streaming import CHUNK, stream_rows
 
 
 class ExportFilters(BaseModel):
@@ -330,50 +329,85 @@ def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project
     return query
 
 
-def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[RankingRow]:
-    """Rankings as export rows, ordered by prompt then ranking.
+RANKING_COLUMNS = (  # JSON as text: decoded once per ranking (`_decoded`), whatever the backend
+    Ranking.id, Ranking.prompt_id, Prompt.split, cast(Prompt.messages, Text), Prompt.external_id, User.username,
+    Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at, cast(Ranking.meta, Text),
+    Prompt.source, Prompt.origin_user, Prompt.content_hash,
+)
+ITEM_COLUMNS = (RankingItem.ranking_id, RankingItem.candidate_id, Candidate.text, Candidate.model, RankingItem.rank,
+                RankingItem.likert, cast(RankingItem.flags, Text), RankingItem.position)
+ITEM_ORDER = (RankingItem.position, RankingItem.candidate_id)
 
-    Two streamed queries in the same order — the rankings, and their items with candidate texts —
-    merged as they pass: one pass over each, no per-chunk lookups, memory independent of the data.
+
+def ranking_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[RankingRow]:
+    """Rankings as export rows, ordered by prompt then ranking, each with its items in display order."""
+    keys = _SplitKeys()
+    for ranking, items in _ranking_groups(session, project_id, filters):
+        rid, pid, split, messages, ext, labeler, origin, status, none_ok, at, meta, source, user, chash = ranking
+        messages = orjson.loads(messages)
+        meta = orjson.loads(meta) if meta else {}
+        ranked = [RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
+                             flags=_flags(flags), position=position)
+                  for _, cid, text, model, rank, likert, flags, position in items]
+        margins = {(b, w): float(m) for b, w, m in meta["margins"]} if meta and meta.get("margins") else None
+        key, by = keys.of(pid, user, messages, chash)
+        yield RankingRow(
+            ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=ranked, external_id=ext,
+            labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
+            submitted_at=timestamp(at), margins=margins, time_source=meta.get("time") if meta else None,
+            source=source, split_key=key, split_by=by,
+        )
+
+
+def _ranking_groups(session: Session, project_id: int, filters: ExportFilters
+                    ) -> Iterator[tuple[Sequence[Any], list[Sequence[Any]]]]:
+    """`(ranking columns, [item columns, ...])` per ranking (RANKING_COLUMNS, ITEM_COLUMNS), in order.
+    A ranking without items has an empty list.
+
+    PostgreSQL streams one joined query (`streaming`). SQLite reads two queries in the same order
+    and merges them as they pass: its sorter is much slower on the joined query's wide rows.
     """
-    conn = session.connection()  # Core: plain columns, no ORM loading needed
     rankings = _filtered(
-        select(Ranking.id, Ranking.prompt_id, Prompt.split, Prompt.messages, Prompt.external_id, User.username,
-               Ranking.origin, Ranking.status, Ranking.none_acceptable, Ranking.submitted_at, Ranking.meta,
-               Prompt.source, Prompt.origin_user, Prompt.content_hash)
-        .join(Prompt, Prompt.id == Ranking.prompt_id)
+        select(*RANKING_COLUMNS).join(Prompt, Prompt.id == Ranking.prompt_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
         Ranking, project_id, filters,
-    ).order_by(Ranking.prompt_id, Ranking.id)
-    items = _filtered(
-        select(RankingItem.ranking_id, RankingItem.candidate_id, Candidate.text, Candidate.model,
-               RankingItem.rank, RankingItem.likert, cast(RankingItem.flags, Text), RankingItem.position)
+    )
+    if session.connection().dialect.name == "postgresql":
+        joined = (rankings.add_columns(*ITEM_COLUMNS)
+                  .outerjoin(RankingItem, RankingItem.ranking_id == Ranking.id)
+                  .outerjoin(Candidate, Candidate.id == RankingItem.candidate_id)
+                  .order_by(Ranking.prompt_id, Ranking.id, *ITEM_ORDER))
+        width = len(RANKING_COLUMNS)
+        current: Sequence[Any] | None = None
+        items: list[Sequence[Any]] = []
+        for row in stream_rows(session, joined):
+            if current is None or row[0] != current[0]:
+                if current is not None:
+                    yield current, items
+                current, items = row[:width], []
+            if row[width] is not None:  # a ranking without items has one row of NULL item columns
+                items.append(row[width:])
+        if current is not None:
+            yield current, items
+        return
+    conn = session.connection()  # Core: plain columns, no ORM loading needed
+    item_query = _filtered(
+        select(*ITEM_COLUMNS)
         .join(Ranking, Ranking.id == RankingItem.ranking_id)
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .join(Candidate, Candidate.id == RankingItem.candidate_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
         Ranking, project_id, filters,
-    ).order_by(Ranking.prompt_id, Ranking.id, RankingItem.position, RankingItem.candidate_id)
-    item_rows = iter(conn.execute(items, execution_options={"yield_per": CHUNK}))
+    ).order_by(Ranking.prompt_id, Ranking.id, *ITEM_ORDER)
+    item_rows = iter(conn.execute(item_query, execution_options={"yield_per": CHUNK}))
     pending = next(item_rows, None)
-    keys = _SplitKeys()
-    rows = conn.execute(rankings, execution_options={"yield_per": CHUNK})
-    for rid, pid, split, messages, ext, labeler, origin, status, none_ok, at, meta, source, user, chash in rows:
-        ranked: list[RankedItem] = []
+    ranking_query = rankings.order_by(Ranking.prompt_id, Ranking.id)
+    for ranking in conn.execute(ranking_query, execution_options={"yield_per": CHUNK}):
+        rid, items = ranking[0], []
         while pending is not None and pending[0] == rid:
-            _, cid, text, model, rank, likert, flags, position = pending
-            ranked.append(RankedItem(candidate_id=cid, text=text, model=model, rank=rank, likert=likert,
-                                     flags=_flags(flags), position=position))
+            items.append(pending)
             pending = next(item_rows, None)
-        meta = meta or {}
-        margins = {(b, w): float(m) for b, w, m in meta["margins"]} if meta.get("margins") else None
-        key, by = keys.of(pid, user, messages, chash)
-        yield RankingRow(
-            ranking_id=rid, prompt_id=pid, split=split, messages=messages, items=ranked, external_id=ext,
-            labeler=labeler, origin=origin, status=status, none_acceptable=none_ok,
-            submitted_at=timestamp(at), margins=margins, time_source=meta.get("time"), source=source,
-            split_key=key, split_by=by,
-        )
+        yield ranking, items
 
 
 def demonstration_rows(session: Session, project_id: int, filters: ExportFilters) -> Iterator[DemonstrationRow]:

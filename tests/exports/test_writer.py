@@ -215,6 +215,28 @@ def test_the_validation_worker_reports_what_in_process_validation_does(tmp_path,
     assert multiprocessing.active_children() == []
 
 
+def test_the_worker_reads_lines_longer_than_its_read_size(tmp_path, monkeypatch):
+    """A record over the worker's 1 MiB read (and the writer's buffer) is read on to its line end."""
+    from exports.offload import READ_BYTES
+
+    def rows():
+        long = RankedItem(candidate_id=1, text="y" * (READ_BYTES + READ_BYTES // 2), rank=1, position=0)
+        for row in generated_rows(700):
+            if row.ranking_id == 400:  # past the hand-over, between ordinary lines
+                row = RankingRow(ranking_id=400, prompt_id=400, split=row.split, messages=row.messages,
+                                 items=[long, *row.items[1:]])
+            yield row
+
+    _in_process_only(monkeypatch)
+    here = _export(tmp_path / "here", rows())
+    _offload_early(monkeypatch)
+    there = _export(tmp_path / "there", rows())
+    assert there.manifest["validation"] == here.manifest["validation"]
+    assert there.manifest["files"] == here.manifest["files"]
+    assert there.manifest["validation"]["test"]["stats"]["examples"] == 175 * 6
+    assert there.manifest["validation"]["test"]["stats"]["tokens"]["max"] > READ_BYTES // 4
+
+
 def test_faults_found_by_the_worker_name_their_line(tmp_path, monkeypatch):
     good = [("train", {"prompt": f"q{i}", "chosen": "a", "rejected": "b"}) for i in range(500)]
     bad = [("train", {"prompt": "q", "chosen": "same", "rejected": "same"})]

@@ -17,6 +17,7 @@ from labeler.services import session_scope
 from labeler.services.actors import OPERATOR
 from labeler.services.export import ExportFilters, ExportRequest, export_dataset
 from labeler.services.ingest import ImportOptions, import_file
+from labeler.services.projects import create_project
 from tests.conftest import SHARED_DATA
 from tests.factories import make_project, make_user
 
@@ -172,3 +173,64 @@ def test_preview_shows_the_first_records_and_writes_nothing(db_url, tmp_path):
         records = preview_export(s, OPERATOR, ExportRequest(format="pairs", project="p", out_dir=tmp_path / "x"), 3)
     assert len(records) == 3 and {"prompt", "chosen", "rejected", "group_id"} <= set(records[0])
     assert not (tmp_path / "x").exists()
+
+
+def _many_rankings(n: int, k: int = 4) -> None:
+    """n prompts with k long candidates and a submitted ranking each, inserted in bulk (project 1)."""
+    from sqlalchemy import insert
+
+    from labeler.hygiene import assign_split, content_hash
+
+    now, filler = utcnow(), "The quick brown fox jumps over the lazy dog. " * 20
+    with session_scope() as s:
+        s.execute(insert(Prompt.__table__), [
+            {"id": i, "project_id": 1, "messages": [{"role": "user", "content": f"Question {i}"}],
+             "split": assign_split(str(i)), "content_hash": content_hash(str(i)), "created_at": now}
+            for i in range(1, n + 1)])
+        s.execute(insert(Candidate.__table__), [
+            {"id": i * k + j, "prompt_id": i, "text": f"Answer {j} to {i}. {filler}",
+             "text_hash": content_hash(f"{i}.{j}"), "origin": "generated", "created_at": now}
+            for i in range(1, n + 1) for j in range(k)])
+        s.execute(insert(Ranking.__table__), [
+            {"id": i, "prompt_id": i, "status": "submitted", "origin": "imported", "submitted_at": now,
+             "created_at": now, "updated_at": now, "display_order": []} for i in range(1, n + 1)])
+        s.execute(insert(RankingItem.__table__), [
+            {"ranking_id": i, "candidate_id": i * k + j, "rank": j + 1, "position": j}
+            for i in range(1, n + 1) for j in range(k)])
+
+
+def test_a_preview_left_early_keeps_the_session_usable(db_url, tmp_path):
+    """A preview stops reading part way (on PostgreSQL: a streamed query is cancelled while the
+    server still sends rows); the same session then exports and records it."""
+    from labeler.services.export import preview_export
+
+    make_project("p")
+    _many_rankings(3000)  # about 8 MB of rows: more than the socket buffers hold
+    with session_scope() as s:
+        preview_export(s, OPERATOR, ExportRequest(format="pairs", project="p", out_dir=tmp_path / "x"), 2)
+        summary = export_dataset(s, OPERATOR, ExportRequest(format="rankings", project="p", out_dir=tmp_path / "y"))
+    assert sum(summary.counts.values()) == 3000
+    with session_scope(write=False) as s:
+        assert s.scalar(select(func.count()).select_from(Export)) == 1
+
+
+def test_both_stores_export_the_same_bytes(sqlite_url, pg_database, tmp_path):
+    """SQLite and PostgreSQL read rankings by different queries (`_ranking_groups`): same files."""
+    from tests.conftest import _truncate_all
+
+    digests = {}
+    try:
+        for url in (sqlite_url, pg_database):
+            with session_scope(url) as s:
+                create_project(s, OPERATOR, "p")
+                import_file(s, OPERATOR, "p", OASST, ImportOptions())
+            for fmt in ("pairs", "rankings"):
+                out = tmp_path / f"{fmt}-{url.split(':')[0]}"
+                with session_scope(url) as s:
+                    export_dataset(s, OPERATOR, ExportRequest(format=fmt, project="p", out_dir=out))
+                digests.setdefault(fmt, []).append(
+                    {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.jsonl"))})
+    finally:
+        _truncate_all(pg_database)
+    for fmt, (on_sqlite, on_postgres) in digests.items():
+        assert on_sqlite and on_sqlite == on_postgres, fmt
