@@ -141,7 +141,7 @@ def measure_floor(url: str, out: Path) -> None:
     sql = text(
         "SELECT r.id, p.messages, c.text, ri.rank FROM rankings r JOIN prompts p ON p.id = r.prompt_id "
         "JOIN ranking_items ri ON ri.ranking_id = r.id JOIN candidates c ON c.id = ri.candidate_id "
-        "WHERE p.project_id = 1 AND r.status IN ('submitted', 'accepted') ORDER BY r.prompt_id, r.id"
+        "WHERE r.prompt_id IN (SELECT id FROM prompts WHERE project_id = 1) AND r.status IN ('submitted', 'accepted') ORDER BY r.prompt_id, r.id"
     )
     start, pairs = time.perf_counter(), 0
     dumps, loads = orjson.dumps, orjson.loads

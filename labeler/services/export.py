@@ -313,7 +313,10 @@ def list_exports(session: Session, actor: Actor, project_name: str | None = None
 
 def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project_id: int,
               filters: ExportFilters) -> Select:
-    query = query.where(Prompt.project_id == project_id, model.status.in_(filters.statuses))
+    # The project as a list of prompt ids: SQLite then walks that (sorted) list and each prompt's
+    # rows by index, already in prompt order, instead of sorting every row of the export.
+    in_project = model.prompt_id.in_(select(Prompt.id).where(Prompt.project_id == project_id))
+    query = query.where(in_project, model.status.in_(filters.statuses))
     # Gold results (services/gold.py) measure labelers; they are never training data.
     query = query.where(~exists().where(Assignment.id == model.assignment_id, Assignment.gold.is_not(None)))
     if filters.origins:
