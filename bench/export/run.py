@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -138,10 +139,13 @@ def measure_floor(url: str, out: Path) -> None:
 
     from labeler.services import get_engine
 
+    # Each store's faster form of the project filter (as the export service picks it).
+    in_project = ("r.prompt_id IN (SELECT id FROM prompts WHERE project_id = 1)" if url.startswith("sqlite")
+                  else "p.project_id = 1")
     sql = text(
         "SELECT r.id, p.messages, c.text, ri.rank FROM rankings r JOIN prompts p ON p.id = r.prompt_id "
         "JOIN ranking_items ri ON ri.ranking_id = r.id JOIN candidates c ON c.id = ri.candidate_id "
-        "WHERE r.prompt_id IN (SELECT id FROM prompts WHERE project_id = 1) AND r.status IN ('submitted', 'accepted') ORDER BY r.prompt_id, r.id"
+        f"WHERE {in_project} AND r.status IN ('submitted', 'accepted') ORDER BY r.prompt_id, r.id"
     )
     start, pairs = time.perf_counter(), 0
     dumps, loads = orjson.dumps, orjson.loads
@@ -190,6 +194,7 @@ def main() -> None:
         for size in map(int, args.export_sizes.split(",")):
             with tempfile.TemporaryDirectory() as tmp, backend_url(backend, Path(tmp)) as url:
                 populate(url, size)
+                os.sync()  # the store's gigabytes on disk first: their writeback would slow the export's writes
                 real = run_child(Path(__file__), ["--child", "export", url, str(Path(tmp) / "real")])
                 (Path(tmp) / "floor").mkdir()
                 floor = run_child(Path(__file__), ["--child", "floor", url, str(Path(tmp) / "floor")])

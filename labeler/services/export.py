@@ -312,10 +312,15 @@ def list_exports(session: Session, actor: Actor, project_name: str | None = None
 
 
 def _filtered(query: Select, model: type[Ranking] | type[Demonstration], project_id: int,
-              filters: ExportFilters) -> Select:
-    # The project as a list of prompt ids: SQLite then walks that (sorted) list and each prompt's
-    # rows by index, already in prompt order, instead of sorting every row of the export.
-    in_project = model.prompt_id.in_(select(Prompt.id).where(Prompt.project_id == project_id))
+              filters: ExportFilters, prompt_list: bool = False) -> Select:
+    """`query` narrowed to the project's exportable rows of `model` (status, gold, filters).
+
+    `prompt_list`: the project as a list of prompt ids, for a query ordered by prompt on SQLite: it
+    then walks that sorted list and each prompt's rows by index, already in order, instead of
+    sorting every row of the export (PostgreSQL is slower with it).
+    """
+    in_project = (model.prompt_id.in_(select(Prompt.id).where(Prompt.project_id == project_id)) if prompt_list
+                  else Prompt.project_id == project_id)
     query = query.where(in_project, model.status.in_(filters.statuses))
     # Gold results (services/gold.py) measure labelers; they are never training data.
     query = query.where(~exists().where(Assignment.id == model.assignment_id, Assignment.gold.is_not(None)))
@@ -370,12 +375,13 @@ def _ranking_groups(session: Session, project_id: int, filters: ExportFilters
     PostgreSQL streams one joined query (`streaming`). SQLite reads two queries in the same order
     and merges them as they pass: its sorter is much slower on the joined query's wide rows.
     """
+    sqlite = session.connection().dialect.name == "sqlite"
     rankings = _filtered(
         select(*RANKING_COLUMNS).join(Prompt, Prompt.id == Ranking.prompt_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
-        Ranking, project_id, filters,
+        Ranking, project_id, filters, prompt_list=sqlite,
     )
-    if session.connection().dialect.name == "postgresql":
+    if not sqlite:  # PostgreSQL
         joined = (rankings.add_columns(*ITEM_COLUMNS)
                   .outerjoin(RankingItem, RankingItem.ranking_id == Ranking.id)
                   .outerjoin(Candidate, Candidate.id == RankingItem.candidate_id)
@@ -400,7 +406,7 @@ def _ranking_groups(session: Session, project_id: int, filters: ExportFilters
         .join(Prompt, Prompt.id == Ranking.prompt_id)
         .join(Candidate, Candidate.id == RankingItem.candidate_id)
         .outerjoin(User, User.id == Ranking.labeler_id),
-        Ranking, project_id, filters,
+        Ranking, project_id, filters, prompt_list=sqlite,
     ).order_by(Ranking.prompt_id, Ranking.id, *ITEM_ORDER)
     item_rows = iter(conn.execute(item_query, execution_options={"yield_per": CHUNK}))
     pending = next(item_rows, None)
