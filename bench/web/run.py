@@ -2,8 +2,8 @@
 
 What a labeler's browser does: log in, open Rank, and loop until the deadline: rank A 1st and B
 2nd with the keyboard (the client-side control: no server round trip), Ctrl+Enter, and wait for the
-next task's prompt to be visible at the top of the page. Reported per k and setup: submissions, submit -> next-task-visible
-p50/p95, and the app processes' CPU seconds per submission (from /proc, so the browsers' own CPU is
+next task's prompt to be visible at the top of the page. Reported per k and setup: submissions,
+submit -> next-task-visible p50/p95, and the app processes' CPU seconds per submission (from /proc, so the browsers' own CPU is
 not counted), hence how many labelers one core carries at one submission per 30 s. The store is
 PostgreSQL (the team setup), durable, with K = 2 candidates per prompt and one label per prompt.
 

@@ -199,6 +199,32 @@ def _many_rankings(n: int, k: int = 4) -> None:
             for i in range(1, n + 1) for j in range(k)])
 
 
+def test_sqlite_reads_rankings_in_prompt_order_without_sorting_them_all(sqlite_url):
+    """SQLite walks the project's prompt ids and each prompt's rankings and items by index: a sort of
+    every row (with the replies' text) spilled gigabytes to temporary files at 1M rankings."""
+    from sqlalchemy import event
+
+    from labeler.services import get_engine
+    from labeler.services.export import ranking_rows
+
+    make_project("p")
+    _many_rankings(300)
+    engine, statements = get_engine(sqlite_url), []
+    listen = lambda conn, cursor, sql, params, context, many: statements.append((sql, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with session_scope() as s:
+            assert sum(1 for _ in ranking_rows(s, 1, ExportFilters())) == 300
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    ordered = [(sql, params) for sql, params in statements if "ORDER BY" in sql]
+    assert len(ordered) == 2  # rankings, then their items
+    with engine.connect() as conn:
+        for sql, params in ordered:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
 def test_a_preview_left_early_keeps_the_session_usable(db_url, tmp_path):
     """A preview stops reading part way (on PostgreSQL: a streamed query is cancelled while the
     server still sends rows); the same session then exports and records it."""
