@@ -3,9 +3,10 @@
 What a labeler's browser does: log in, open Rank, and loop until the deadline: rank A 1st and B
 2nd with the keyboard (the client-side control: no server round trip), Ctrl+Enter, and wait for the
 next task's prompt to be visible at the top of the page. Reported per k and setup: submissions,
-submit -> next-task-visible p50/p95, and the app processes' CPU seconds per submission (from /proc, so the browsers' own CPU is
-not counted), hence how many labelers one core carries at one submission per 30 s. The store is
-PostgreSQL (the team setup), durable, with K = 2 candidates per prompt and one label per prompt.
+submit -> next-task-visible p50/p95, and the app processes' CPU seconds per submission (from /proc,
+so the browsers' own CPU is not counted), hence how many labelers one core carries at one
+submission per 30 s. The store is PostgreSQL (the team setup), durable, with K = 2 candidates per
+prompt and one label per prompt.
 
 On a 2-core machine Chromium and the app share the cores, so latencies at high k measure the
 machine as much as the app; CPU per submission is the figure that carries over to a bigger machine.
